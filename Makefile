@@ -1,0 +1,95 @@
+# tokbench + tokmock. `make` builds build/tokmock and build/tokbench;
+# `make run` and `make test` also install missing Debian packages first.
+# Modes: BUILD=build (default, -O2), build-asan (ASan+UBSan), build-cov (gcov).
+
+CC      ?= cc
+BUILD   ?= build
+MODE_CFLAGS ?= -O2 -g
+MODE_LDFLAGS ?=
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Werror
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(MODE_CFLAGS) -I. -MMD -MP
+LDLIBS  := -lcivetweb -lcjson -lcurl -lpthread -lm
+
+COMMON_SRC := $(wildcard common/*.c)
+MOCK_SRC   := $(filter-out mockserver/main.c,$(wildcard mockserver/*.c))
+CLIENT_SRC := $(filter-out client/main.c,$(wildcard client/*.c))
+CLIENT_ASM := $(wildcard client/*.S)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst %.S,$(BUILD)/%.o,$(1)))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+MOCK_OBJ   := $(call obj,$(MOCK_SRC))
+CLIENT_OBJ := $(call obj,$(CLIENT_SRC) $(CLIENT_ASM))
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+
+PROGRAMS := $(BUILD)/tokmock $(if $(wildcard client/main.c),$(BUILD)/tokbench)
+
+.SECONDARY:
+.PHONY: all deps run test unit check asan coverage lint clean
+all: $(PROGRAMS) $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Assembly files embed data (the prompt corpus) with .incbin.
+$(BUILD)/%.o: %.S fixtures/sherlock-holmes.txt
+	@mkdir -p $(dir $@)
+	$(CC) -I. -c $< -o $@
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libmock.a: $(MOCK_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libclient.a: $(CLIENT_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+LIBS := $(BUILD)/libclient.a $(BUILD)/libmock.a $(BUILD)/libcommon.a
+
+$(BUILD)/tokmock: $(BUILD)/mockserver/main.o $(BUILD)/libmock.a $(BUILD)/libcommon.a
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tokbench: $(BUILD)/client/main.o $(BUILD)/libclient.a $(BUILD)/libcommon.a
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS)
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+# Builds, starts tokmock, benchmarks it with tokbench, prints the table.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-demo.sh $(BUILD)
+
+# Every test: unit and integration; the last line is "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh $(BUILD)
+
+# Tests without the dependency check (for repeated local runs).
+check: all
+	@tests/run.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  MODE_CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  MODE_LDFLAGS="-fsanitize=address,undefined" all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  TOKTEST_SLOW=3 tests/run.sh build-asan
+
+coverage: deps
+	@rm -rf build-cov
+	@$(MAKE) --no-print-directory BUILD=build-cov MODE_CFLAGS="-O0 -g --coverage" MODE_LDFLAGS="--coverage" all
+	@tests/run.sh build-cov || true
+	@gcovr --root . --filter 'client/' --filter 'mockserver/' --filter 'common/' build-cov
+
+lint:
+	@! grep -nE '\b(sprintf|strcpy|strcat|gets|atoi|gettimeofday)\s*\(' client/*.c mockserver/*.c common/*.c \
+	  || { echo "lint: forbidden function above"; exit 1; }
+	@echo "lint: ok"
+
+clean:
+	rm -rf build build-asan build-cov
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
