@@ -139,7 +139,7 @@ def stream_chat(mock, body, headers=None, timeout=60):
         c.close()
         return r.status, hdrs, [(time.monotonic(), data)], t_sent
     while True:
-        line = r.fp.readline()
+        line = r.readline()
         if not line:
             break
         t = time.monotonic()
