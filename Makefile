@@ -23,7 +23,7 @@ MOCK_OBJ   := $(call obj,$(MOCK_SRC))
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC) $(CLIENT_ASM))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 
-PROGRAMS := $(BUILD)/tokmock $(if $(wildcard client/main.c),$(BUILD)/tokbench)
+PROGRAMS := $(if $(wildcard mockserver/main.c),$(BUILD)/tokmock) $(if $(wildcard client/main.c),$(BUILD)/tokbench)
 
 .SECONDARY:
 .PHONY: all deps run test unit check asan coverage lint clean

@@ -23,4 +23,8 @@ void wordgen_init(wordgen *g, uint64_t seed, int answer_paris);
 #define WORDGEN_MAX 16
 size_t wordgen_next(wordgen *g, char *out);
 
+/* The built-in word list, for tests: its size, and word i (NULL past the end). */
+size_t wordgen_word_count(void);
+const char *wordgen_word(size_t i);
+
 #endif

@@ -5,7 +5,8 @@
 set -eu
 
 need=()
-have_header() { [ -e "/usr/include/$1" ]; }
+# A header counts as present when the compiler finds it (multiarch paths too).
+have_header() { have_cmd cc && printf '#include <%s>\n' "$1" | cc -E -x c - >/dev/null 2>&1; }
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 
 have_cmd cc || need+=(gcc)
