@@ -67,6 +67,10 @@ typedef struct tb_request {
     enum count_source count_source;
     tb_server_timings timings;
     char *finish_reason;      /* owned, NULL when absent */
+    char *id;                 /* the first chunk "id" seen (owned), NULL when absent */
+    char *model;              /* the first chunk "model" seen (owned), NULL when absent */
+    int early_role_chunk;     /* 1: first response carried no token and came in an
+                                 earlier read than the first token (see metrics) */
     char *content;            /* accumulated delta.content (owned; for the coherence check) */
     size_t content_len;
 

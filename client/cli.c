@@ -1,0 +1,559 @@
+#include "client/cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+
+/* How an option consumes its arguments, after argparse's actions. */
+enum kind {
+    K_TRUE,     /* store_true */
+    K_FALSE,    /* store_false */
+    K_STR,      /* one string */
+    K_INT,      /* one int */
+    K_INTS,     /* nargs='+' ints */
+    K_LATENCY,  /* choice api|generation|none */
+    K_FORMAT,   /* choice md|json|csv */
+    K_EXTRA,    /* append: --extra-body */
+    K_U64,
+    K_SECONDS,
+    K_LOGLEVEL,
+    K_QUIET,
+    K_HELP,
+    K_VERSION,
+};
+
+enum field {
+    F_BASE_URL, F_API_KEY, F_MODEL, F_SERVED, F_TOKENIZER, F_PP, F_TG, F_DEPTH, F_RUNS,
+    F_WARMUP_RUNS, F_NO_CACHE, F_POST_RUN, F_BOOK, F_LATENCY, F_NO_WARMUP, F_SKIP_COH,
+    F_ADAPT, F_NO_ADAPT, F_PREFIX, F_CONC, F_SAVE, F_FORMAT, F_TS_TOTAL, F_TS_ALL,
+    F_EXIT_FAIL, F_NO_RESULTS, F_EXTRA, F_EXACT_TG, F_PROGRESS, F_SEED, F_TIMEOUT,
+    F_LOGLEVEL, F_QUIET, F_HELP, F_VERSION,
+};
+
+typedef struct opt_spec {
+    const char *name;
+    enum kind kind;
+    enum field field;
+    const char *metavar;
+    const char *help;
+} opt_spec;
+
+static const opt_spec specs[] = {
+    {"--base-url", K_STR, F_BASE_URL, "URL",
+     "OpenAI-compatible endpoint URL, e.g. http://127.0.0.1:8080/v1 (required; a trailing / is "
+     "tolerated)"},
+    {"--api-key", K_STR, F_API_KEY, "KEY",
+     "API key sent as 'Authorization: Bearer KEY' (default: EMPTY, which sends none)"},
+    {"--model", K_STR, F_MODEL, "NAME",
+     "model name for the report and requests (default: auto-detected from GET {base-url}/models "
+     "when exactly one model is listed)"},
+    {"--served-model-name", K_STR, F_SERVED, "NAME",
+     "model name used in API calls (default: --model)"},
+    {"--tokenizer", K_STR, F_TOKENIZER, "NAME",
+     "tokenizer source; accepted for compatibility. tokbench counts tokens with the server's "
+     "/tokenize or by calibration and says so when NAME cannot be used"},
+    {"--pp", K_INTS, F_PP, "N [N ...]", "prompt processing token counts (default: 2048)"},
+    {"--tg", K_INTS, F_TG, "N [N ...]", "token generation counts (default: 32)"},
+    {"--depth", K_INTS, F_DEPTH, "N [N ...]",
+     "context depths in tokens, sent as a system message (default: 0)"},
+    {"--runs", K_INT, F_RUNS, "N", "measured runs per test (default: 3)"},
+    {"--warmup-runs", K_INT, F_WARMUP_RUNS, "N",
+     "discarded warm-up runs per test cell, also generation-latency probes (default: 1)"},
+    {"--no-cache", K_TRUE, F_NO_CACHE, NULL,
+     "make every prompt unique and send cache_prompt=false to the server"},
+    {"--post-run-cmd", K_STR, F_POST_RUN, "CMD",
+     "shell command executed after each test run (e.g. to clear a cache)"},
+    {"--book-url", K_STR, F_BOOK, "PATH",
+     "text used for prompts: a local path or file:// URL (default: the built-in copy of The "
+     "Adventures of Sherlock Holmes)"},
+    {"--latency-mode", K_LATENCY, F_LATENCY, "{api,generation,none}",
+     "latency subtracted from ttfr: 'api' (GET /models, default), 'generation' (1-token "
+     "request), 'none' (0)"},
+    {"--no-warmup", K_TRUE, F_NO_WARMUP, NULL,
+     "skip the discarded warm-up runs (the initial warm-up still runs while --adapt-prompt)"},
+    {"--skip-coherence", K_TRUE, F_SKIP_COH, NULL, "skip the coherence check after warm-up"},
+    {"--adapt-prompt", K_TRUE, F_ADAPT, NULL,
+     "adapt prompt sizes to the chat template overhead measured at warm-up (default: on)"},
+    {"--no-adapt-prompt", K_FALSE, F_NO_ADAPT, NULL, "disable prompt size adaptation"},
+    {"--enable-prefix-caching", K_TRUE, F_PREFIX, NULL,
+     "at depth > 0, load the context first (ctx_pp/ctx_tg rows), then measure the prompt over "
+     "the cached context"},
+    {"--concurrency", K_INTS, F_CONC, "N [N ...]",
+     "concurrency levels: requests sent as one synchronized burst (default: 1)"},
+    {"--save-result", K_STR, F_SAVE, "FILE", "write the report to FILE instead of stdout"},
+    {"--format", K_FORMAT, F_FORMAT, "{md,json,csv}", "report format (default: md)"},
+    {"--save-total-throughput-timeseries", K_TRUE, F_TS_TOTAL, NULL,
+     "save the total throughput of every 1 s window (JSON)"},
+    {"--save-all-throughput-timeseries", K_TRUE, F_TS_ALL, NULL,
+     "save the throughput time series of every request (JSON)"},
+    {"--exit-on-first-fail", K_TRUE, F_EXIT_FAIL, NULL,
+     "stop at the first failed request, save what finished, exit 1"},
+    {"--no-results-on-fail", K_TRUE, F_NO_RESULTS, NULL,
+     "on a failure print/save no results (implies --exit-on-first-fail)"},
+    {"--extra-body", K_EXTRA, F_EXTRA, "K=V[,K=V]",
+     "extra fields merged into benchmark requests; V is JSON when it parses, else a string; "
+     "key:value also accepted; repeatable"},
+    {"--exact-tg", K_TRUE, F_EXACT_TG, NULL,
+     "force the output length: send min_tokens=tg and ignore_eos=true"},
+    {"--emit-progress", K_STR, F_PROGRESS, "PATH",
+     "write llama-benchy-progress.v1 JSONL events to PATH ('-' = stdout)"},
+    {"--seed", K_U64, F_SEED, "N", "seed for prompt offsets and nonces (default: 1661)"},
+    {"--timeout", K_SECONDS, F_TIMEOUT, "SECONDS",
+     "fail a request after this long without a byte (default: 600)"},
+    {"--log-level", K_LOGLEVEL, F_LOGLEVEL, "{error,warn,info,debug}",
+     "stderr verbosity (default: info)"},
+    {"--quiet", K_QUIET, F_QUIET, NULL, "only warnings and errors on stderr"},
+    {"--help", K_HELP, F_HELP, NULL, "show this help and exit"},
+    {"--version", K_VERSION, F_VERSION, NULL, "print the version and exit"},
+};
+#define N_SPECS (sizeof specs / sizeof specs[0])
+
+void cli_print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: tokbench --base-url URL [options]\n\n"
+            "Benchmarks an OpenAI-compatible /v1/chat/completions endpoint: prompt processing\n"
+            "(pp) and token generation (tg) speed at context depths, TTFT and concurrency.\n"
+            "A drop-in replacement for llama-benchy %s (same flags, table, JSON and CSV).\n\n"
+            "options:\n",
+            TOKBENCH_COMPAT_VERSION);
+    for (size_t i = 0; i < N_SPECS; i++) {
+        const opt_spec *s = &specs[i];
+        fprintf(out, "  %s%s%s\n      %s\n", s->name, s->metavar ? " " : "",
+                s->metavar ? s->metavar : "", s->help);
+    }
+    fprintf(out, "\nExit status: 0 ok; 1 failed warm-up, coherence check, or a failure under\n"
+                 "--exit-on-first-fail; 2 bad usage. The report goes to stdout, logs to stderr.\n");
+}
+
+static void list_set(cli_int_list *l, const int *v, size_t n)
+{
+    free(l->v);
+    l->v = xmalloc(n * sizeof *l->v);
+    memcpy(l->v, v, n * sizeof *v);
+    l->n = n;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = xstrdup(v);
+}
+
+/* argparse treats "-5" / "-.5" as a value rather than an option. */
+static bool looks_negative_number(const char *s)
+{
+    if (s[0] != '-')
+        return false;
+    const char *p = s + 1;
+    if (*p == '\0')
+        return false;
+    bool digit = false, dot = false;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digit = true;
+        else if (*p == '.' && !dot)
+            dot = true;
+        else
+            return false;
+    }
+    return digit;
+}
+
+static bool is_value(const char *s)
+{
+    return s[0] != '-' || looks_negative_number(s) || strcmp(s, "-") == 0;
+}
+
+static int parse_int(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    while (*end == ' ')
+        end++;
+    if (end == s || *end != '\0' || errno || v < INT_MIN || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Finds an option by exact name or unique prefix (argparse's allow_abbrev). */
+static const opt_spec *find_spec(const char *name, size_t len, char *err, size_t errlen)
+{
+    const opt_spec *match = NULL;
+    int n_prefix = 0;
+    for (size_t i = 0; i < N_SPECS; i++) {
+        if (strlen(specs[i].name) == len && strncmp(specs[i].name, name, len) == 0)
+            return &specs[i];
+        if (strncmp(specs[i].name, name, len) == 0) {
+            match = &specs[i];
+            n_prefix++;
+        }
+    }
+    if (n_prefix == 1 && len > 2)
+        return match;
+    if (n_prefix > 1 && len > 2)
+        snprintf(err, errlen, "ambiguous option: %.*s", (int)len, name);
+    else
+        snprintf(err, errlen, "unrecognized argument: %.*s", (int)len, name);
+    return NULL;
+}
+
+static void options_init(cli_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->api_key = xstrdup("EMPTY");
+    int pp = 2048, tg = 32, depth = 0, conc = 1;
+    list_set(&o->pp, &pp, 1);
+    list_set(&o->tg, &tg, 1);
+    list_set(&o->depth, &depth, 1);
+    list_set(&o->concurrency, &conc, 1);
+    o->runs = 3;
+    o->warmup_runs = 1;
+    o->latency_mode = CLI_LATENCY_API;
+    o->adapt_prompt = true;
+    o->format = CLI_FORMAT_MD;
+    o->extra_body = cJSON_CreateObject();
+    o->seed = CLI_DEFAULT_SEED;
+    o->timeout_s = CLI_DEFAULT_TIMEOUT_S;
+    o->log_level = LOG_INFO;
+}
+
+void cli_options_free(cli_options *o)
+{
+    free(o->base_url);
+    free(o->api_key);
+    free(o->model);
+    free(o->served_model_name);
+    free(o->tokenizer);
+    free(o->pp.v);
+    free(o->tg.v);
+    free(o->depth.v);
+    free(o->concurrency.v);
+    free(o->post_run_cmd);
+    free(o->book_url);
+    free(o->save_result);
+    free(o->emit_progress);
+    cJSON_Delete(o->extra_body);
+    memset(o, 0, sizeof *o);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+int cli_parse_extra_body(const char *arg, cJSON *obj, char *err, size_t errlen)
+{
+    char *copy = xstrdup(arg);
+    int rc = 0;
+    char *save = NULL;
+    for (char *entry = strtok_r(copy, ",", &save); entry; entry = strtok_r(NULL, ",", &save)) {
+        entry = trim(entry);
+        if (*entry == '\0')
+            continue;
+        char *sep = strchr(entry, '=');
+        if (!sep)
+            sep = strchr(entry, ':');
+        if (!sep) {
+            snprintf(err, errlen, "invalid --extra-body entry '%s': use key=value or key:value",
+                     entry);
+            rc = -1;
+            goto out;
+        }
+        *sep = '\0';
+        char *key = trim(entry);
+        char *raw = trim(sep + 1);
+        if (*key == '\0') {
+            snprintf(err, errlen, "invalid --extra-body entry '%s=%s': empty key", key, raw);
+            rc = -1;
+            goto out;
+        }
+        const char *endp = NULL;
+        cJSON *value = cJSON_ParseWithOpts(raw, &endp, 1);
+        if (!value || *raw == '\0')
+            value = cJSON_CreateString(raw);
+        if (cJSON_GetObjectItemCaseSensitive(obj, key))
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, key, value);
+        else
+            cJSON_AddItemToObject(obj, key, value);
+    }
+out:
+    free(copy);
+    return rc;
+}
+
+static int check_list(const char *name, const cli_int_list *l, int min, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] < min) {
+            snprintf(err, errlen, "argument %s: %d is out of range (must be >= %d)", name,
+                     l->v[i], min);
+            return -1;
+        }
+    return 0;
+}
+
+static void strip_trailing_slashes(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '/')
+        s[--n] = '\0';
+}
+
+/* Applies one option; *i is advanced past the values it consumed. */
+static int apply(const opt_spec *s, const char *inline_value, int argc, char **argv, int *i,
+                 cli_options *o, FILE *out, char *err, size_t errlen)
+{
+    const char *value = NULL;
+    bool takes_value = s->kind != K_TRUE && s->kind != K_FALSE && s->kind != K_QUIET &&
+                       s->kind != K_HELP && s->kind != K_VERSION;
+    if (!takes_value) {
+        if (inline_value) {
+            snprintf(err, errlen, "argument %s: ignored explicit argument '%s'", s->name,
+                     inline_value);
+            return CLI_USAGE;
+        }
+    } else if (s->kind != K_INTS) {
+        if (inline_value)
+            value = inline_value;
+        else if (*i + 1 < argc && is_value(argv[*i + 1]))
+            value = argv[++*i];
+        else {
+            snprintf(err, errlen, "argument %s: expected one argument", s->name);
+            return CLI_USAGE;
+        }
+    }
+
+    switch (s->kind) {
+    case K_TRUE:
+    case K_FALSE: {
+        bool v = s->kind == K_TRUE;
+        switch (s->field) {
+        case F_NO_CACHE: o->no_cache = v; break;
+        case F_NO_WARMUP: o->no_warmup = v; break;
+        case F_SKIP_COH: o->skip_coherence = v; break;
+        case F_ADAPT:
+        case F_NO_ADAPT: o->adapt_prompt = v; break;
+        case F_PREFIX: o->enable_prefix_caching = v; break;
+        case F_TS_TOTAL: o->save_total_throughput_timeseries = v; break;
+        case F_TS_ALL: o->save_all_throughput_timeseries = v; break;
+        case F_EXIT_FAIL: o->exit_on_first_fail = v; break;
+        case F_NO_RESULTS: o->no_results_on_fail = v; break;
+        case F_EXACT_TG: o->exact_tg = v; break;
+        default: break;
+        }
+        return CLI_OK;
+    }
+    case K_STR:
+        switch (s->field) {
+        case F_BASE_URL: set_str(&o->base_url, value); break;
+        case F_API_KEY: set_str(&o->api_key, value); break;
+        case F_MODEL: set_str(&o->model, value); break;
+        case F_SERVED: set_str(&o->served_model_name, value); break;
+        case F_TOKENIZER: set_str(&o->tokenizer, value); break;
+        case F_POST_RUN: set_str(&o->post_run_cmd, value); break;
+        case F_BOOK: set_str(&o->book_url, value); break;
+        case F_SAVE: set_str(&o->save_result, value); break;
+        case F_PROGRESS: set_str(&o->emit_progress, value); break;
+        default: break;
+        }
+        return CLI_OK;
+    case K_INT: {
+        int v;
+        if (parse_int(value, &v)) {
+            snprintf(err, errlen, "argument %s: invalid int value: '%s'", s->name, value);
+            return CLI_USAGE;
+        }
+        if (s->field == F_RUNS)
+            o->runs = v;
+        else
+            o->warmup_runs = v;
+        return CLI_OK;
+    }
+    case K_INTS: {
+        int vals[4096];
+        size_t n = 0;
+        if (inline_value) {
+            if (parse_int(inline_value, &vals[0])) {
+                snprintf(err, errlen, "argument %s: invalid int value: '%s'", s->name,
+                         inline_value);
+                return CLI_USAGE;
+            }
+            n = 1;
+        } else {
+            while (*i + 1 < argc && is_value(argv[*i + 1])) {
+                const char *a = argv[++*i];
+                if (n == sizeof vals / sizeof vals[0]) {
+                    snprintf(err, errlen, "argument %s: too many values", s->name);
+                    return CLI_USAGE;
+                }
+                if (parse_int(a, &vals[n])) {
+                    snprintf(err, errlen, "argument %s: invalid int value: '%s'", s->name, a);
+                    return CLI_USAGE;
+                }
+                n++;
+            }
+        }
+        if (n == 0) {
+            snprintf(err, errlen, "argument %s: expected at least one argument", s->name);
+            return CLI_USAGE;
+        }
+        cli_int_list *l = s->field == F_PP ? &o->pp
+                          : s->field == F_TG ? &o->tg
+                          : s->field == F_DEPTH ? &o->depth
+                                                : &o->concurrency;
+        list_set(l, vals, n);
+        return CLI_OK;
+    }
+    case K_LATENCY:
+        if (strcmp(value, "api") == 0)
+            o->latency_mode = CLI_LATENCY_API;
+        else if (strcmp(value, "generation") == 0)
+            o->latency_mode = CLI_LATENCY_GENERATION;
+        else if (strcmp(value, "none") == 0)
+            o->latency_mode = CLI_LATENCY_NONE;
+        else {
+            snprintf(err, errlen,
+                     "argument --latency-mode: invalid choice: '%s' (choose from 'api', "
+                     "'generation', 'none')",
+                     value);
+            return CLI_USAGE;
+        }
+        return CLI_OK;
+    case K_FORMAT:
+        if (strcmp(value, "md") == 0)
+            o->format = CLI_FORMAT_MD;
+        else if (strcmp(value, "json") == 0)
+            o->format = CLI_FORMAT_JSON;
+        else if (strcmp(value, "csv") == 0)
+            o->format = CLI_FORMAT_CSV;
+        else {
+            snprintf(err, errlen,
+                     "argument --format: invalid choice: '%s' (choose from 'md', 'json', 'csv')",
+                     value);
+            return CLI_USAGE;
+        }
+        return CLI_OK;
+    case K_EXTRA: {
+        char sub[400];
+        if (cli_parse_extra_body(value, o->extra_body, sub, sizeof sub)) {
+            snprintf(err, errlen, "argument --extra-body: %s", sub);
+            return CLI_USAGE;
+        }
+        return CLI_OK;
+    }
+    case K_U64: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 0);
+        if (end == value || *end || errno || value[0] == '-') {
+            snprintf(err, errlen, "argument %s: invalid unsigned value: '%s'", s->name, value);
+            return CLI_USAGE;
+        }
+        o->seed = (uint64_t)v;
+        return CLI_OK;
+    }
+    case K_SECONDS: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || !(v > 0) || v > 1e7) {
+            snprintf(err, errlen, "argument %s: expected a positive number of seconds, got '%s'",
+                     s->name, value);
+            return CLI_USAGE;
+        }
+        o->timeout_s = v;
+        return CLI_OK;
+    }
+    case K_LOGLEVEL: {
+        int lv = log_parse_level(value);
+        if (lv < 0) {
+            snprintf(err, errlen,
+                     "argument --log-level: invalid choice: '%s' (choose from 'error', 'warn', "
+                     "'info', 'debug')",
+                     value);
+            return CLI_USAGE;
+        }
+        o->log_level = lv;
+        return CLI_OK;
+    }
+    case K_QUIET:
+        o->log_level = LOG_WARN;
+        return CLI_OK;
+    case K_HELP:
+        cli_print_help(out);
+        return CLI_EXIT;
+    case K_VERSION:
+        fprintf(out, "tokbench %s (llama-benchy %s compatible)\n", TOKBENCH_VERSION,
+                TOKBENCH_COMPAT_VERSION);
+        return CLI_EXIT;
+    }
+    return CLI_OK;
+}
+
+int cli_parse(int argc, char **argv, cli_options *o, FILE *out, char *err, size_t errlen)
+{
+    options_init(o);
+    if (errlen)
+        err[0] = '\0';
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (strcmp(a, "-h") == 0) {
+                cli_print_help(out);
+                return CLI_EXIT;
+            }
+            snprintf(err, errlen, "unrecognized argument: %s", a);
+            return CLI_USAGE;
+        }
+        const char *eq = strchr(a, '=');
+        size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
+        const opt_spec *s = find_spec(a, name_len, err, errlen);
+        if (!s)
+            return CLI_USAGE;
+        int rc = apply(s, eq ? eq + 1 : NULL, argc, argv, &i, o, out, err, errlen);
+        if (rc != CLI_OK)
+            return rc;
+    }
+
+    if (!o->base_url) {
+        snprintf(err, errlen, "the following arguments are required: --base-url");
+        return CLI_USAGE;
+    }
+    strip_trailing_slashes(o->base_url);
+    if (strncmp(o->base_url, "http://", 7) != 0 && strncmp(o->base_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "argument --base-url: expected an http:// or https:// URL, got '%s'",
+                 o->base_url);
+        return CLI_USAGE;
+    }
+    if (check_list("--pp", &o->pp, 1, err, errlen) || check_list("--tg", &o->tg, 1, err, errlen) ||
+        check_list("--depth", &o->depth, 0, err, errlen) ||
+        check_list("--concurrency", &o->concurrency, 1, err, errlen))
+        return CLI_USAGE;
+    if (o->runs < 1) {
+        snprintf(err, errlen, "argument --runs: must be >= 1, got %d", o->runs);
+        return CLI_USAGE;
+    }
+    if (o->warmup_runs < 0) {
+        snprintf(err, errlen, "--warmup-runs must be >= 0");
+        return CLI_USAGE;
+    }
+    if (o->model && o->model[0] == '\0') {
+        snprintf(err, errlen, "argument --model: empty model name");
+        return CLI_USAGE;
+    }
+    if (o->no_results_on_fail)
+        o->exit_on_first_fail = true;
+    return CLI_OK;
+}

@@ -1,0 +1,392 @@
+#include "client/driver.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+/* Bytes of a non-2xx body kept for the error message. */
+#define ERROR_BODY_MAX 4096
+/* Characters of that body quoted in the request's error. */
+#define ERROR_EXCERPT 300
+
+struct driver {
+    CURLM *multi;
+    struct curl_slist *headers;
+    long low_speed_time_s;
+    bool token_ids_refused;
+};
+
+/* One transfer in flight: a streaming job or a plain fetch. */
+typedef struct xfer {
+    driver *d;
+    CURL *easy;
+    /* streaming */
+    driver_job *job;
+    const driver_hooks *hooks;
+    bool retried;
+    /* plain fetch */
+    buf *resp;
+    driver_fetch_times *times;
+    bool truncated;
+    /* both */
+    long status;        /* from the status line of the final response */
+    buf err_body;       /* non-2xx body (capped) */
+    int64_t start_ns, first_byte_ns, headers_ns, upload_done_ns;
+    char curl_err[CURL_ERROR_SIZE];
+    bool done;
+} xfer;
+
+static bool global_ok;
+
+driver *driver_new(const driver_config *cfg, char *err, size_t errlen)
+{
+    if (!global_ok) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            snprintf(err, errlen, "libcurl initialization failed");
+            return NULL;
+        }
+        global_ok = true;
+    }
+    driver *d = xcalloc(1, sizeof *d);
+    d->multi = curl_multi_init();
+    if (!d->multi) {
+        snprintf(err, errlen, "libcurl: cannot create a multi handle");
+        free(d);
+        return NULL;
+    }
+    long maxconn = cfg->max_connections > 0 ? cfg->max_connections : 16;
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, maxconn);
+    double t = cfg->timeout_s > 0 ? cfg->timeout_s : 600.0;
+    d->low_speed_time_s = (long)ceil(t);
+    if (d->low_speed_time_s < 1)
+        d->low_speed_time_s = 1;
+
+    d->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    /* No "Expect: 100-continue": it would hold large bodies back for a second. */
+    d->headers = curl_slist_append(d->headers, "Expect:");
+    const char *key = cfg->api_key;
+    if (key && key[0] && strcmp(key, "EMPTY") != 0) {
+        buf h;
+        buf_init(&h, 0);
+        buf_printf(&h, "Authorization: Bearer %s", key);
+        d->headers = curl_slist_append(d->headers, h.data);
+        buf_free(&h);
+    }
+    return d;
+}
+
+void driver_free(driver *d)
+{
+    if (!d)
+        return;
+    curl_multi_cleanup(d->multi);
+    curl_slist_free_all(d->headers);
+    free(d);
+}
+
+bool driver_token_ids_refused(const driver *d)
+{
+    return d->token_ids_refused;
+}
+
+static bool is_2xx(long status)
+{
+    return status >= 200 && status < 300;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+    /* The arrival time is read before anything is parsed (SPEC §2.2). */
+    int64_t now = clock_now_ns();
+    xfer *x = userp;
+    size_t len = size * nmemb;
+    if (!x->first_byte_ns)
+        x->first_byte_ns = now;
+    if (!x->headers_ns)
+        x->headers_ns = now;
+    if (x->resp) {
+        if (!x->truncated && buf_append(x->resp, data, len))
+            x->truncated = true;
+        return len;
+    }
+    if (!is_2xx(x->status)) {
+        size_t room = ERROR_BODY_MAX > x->err_body.len ? ERROR_BODY_MAX - x->err_body.len : 0;
+        buf_append(&x->err_body, data, len < room ? len : room);
+        return len;
+    }
+    tb_request *r = x->job->req;
+    if (request_stream_feed(r, data, len, now) != 0)
+        return 0; /* aborts the transfer; r->error says why */
+    if (x->hooks && x->hooks->on_data)
+        x->hooks->on_data(x->hooks->ctx, x->job, now);
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    int64_t now = clock_now_ns();
+    xfer *x = userp;
+    size_t len = size * nmemb;
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        /* "HTTP/1.1 200 OK": a new response (after a 1xx, the final one). */
+        const char *sp = memchr(data, ' ', len);
+        x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+    } else if ((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
+        if (x->status >= 200 && !x->headers_ns)
+            x->headers_ns = now;
+    }
+    return len;
+}
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    xfer *x = userp;
+    if (!x->upload_done_ns && ultotal > 0 && ulnow >= ultotal)
+        x->upload_done_ns = clock_now_ns();
+    return 0;
+}
+
+static CURL *make_easy(driver *d, xfer *x, const char *url, const char *body)
+{
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, d->low_speed_time_s);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, d->low_speed_time_s);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    return e;
+}
+
+/* Adds x to the multi handle; the start time is taken just before. */
+static int add_xfer(driver *d, xfer *x, const char *url, const char *body)
+{
+    x->easy = make_easy(d, x, url, body);
+    if (!x->easy)
+        return -1;
+    x->start_ns = clock_now_ns();
+    if (x->job)
+        x->job->req->start_ns = x->start_ns;
+    if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK) {
+        curl_easy_cleanup(x->easy);
+        x->easy = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void reset_xfer_state(xfer *x)
+{
+    x->status = 0;
+    buf_reset(&x->err_body);
+    x->first_byte_ns = x->headers_ns = x->upload_done_ns = 0;
+    x->curl_err[0] = '\0';
+}
+
+/* Finishes a streaming transfer. Returns 1 when it was re-added (retry). */
+static int finish_stream(driver *d, xfer *x, CURLcode rc, int64_t now)
+{
+    tb_request *r = x->job->req;
+    if (rc == CURLE_OK && x->status == 400 && x->job->alt_body && !x->retried &&
+        x->err_body.data && strstr(x->err_body.data, "return_token_ids")) {
+        /* The server refuses return_token_ids: once more without it, and
+         * never again during this run. */
+        if (!d->token_ids_refused)
+            log_warn("the server refused return_token_ids; retrying without it");
+        d->token_ids_refused = true;
+        x->retried = true;
+        request_clear(r);
+        request_init(r);
+        reset_xfer_state(x);
+        if (add_xfer(d, x, x->job->url, x->job->alt_body) == 0)
+            return 1;
+        request_set_error(r, "cannot start the retried request");
+        r->end_ns = now;
+        return 0;
+    }
+    r->end_ns = now;
+    r->http_status = x->status;
+    r->headers_ns = x->headers_ns;
+    r->upload_done_ns = x->upload_done_ns ? x->upload_done_ns : x->headers_ns;
+    if (rc == CURLE_OK && !is_2xx(x->status)) {
+        size_t n = x->err_body.len < ERROR_EXCERPT ? x->err_body.len : ERROR_EXCERPT;
+        char excerpt[ERROR_EXCERPT + 1];
+        memcpy(excerpt, x->err_body.data ? x->err_body.data : "", n);
+        excerpt[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if (excerpt[i] == '\n' || excerpt[i] == '\r')
+                excerpt[i] = ' ';
+        request_set_error(r, "HTTP %ld: %s", x->status, excerpt);
+        return 0;
+    }
+    if (is_2xx(x->status))
+        request_stream_finish(r, now);
+    if (rc != CURLE_OK && !r->error) {
+        if (rc == CURLE_OPERATION_TIMEDOUT)
+            request_set_error(r, "timeout: no data for %ld s (%s)", d->low_speed_time_s,
+                              x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
+        else
+            request_set_error(r, "%s", x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
+    }
+    return 0;
+}
+
+/* Drives the multi handle until every transfer in xs is done. */
+static int run_loop(driver *d, xfer *xs, size_t n, CURLcode *codes)
+{
+    size_t remaining = 0;
+    for (size_t i = 0; i < n; i++)
+        remaining += !xs[i].done;
+    int rc = 0;
+    while (remaining > 0) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(d->multi, &running);
+        if (mc != CURLM_OK) {
+            log_error("libcurl: %s", curl_multi_strerror(mc));
+            rc = -1;
+            break;
+        }
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(d->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            int64_t now = clock_now_ns();
+            CURL *e = msg->easy_handle;
+            CURLcode result = msg->data.result;
+            xfer *x = NULL;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+            curl_multi_remove_handle(d->multi, e);
+            curl_easy_cleanup(e);
+            x->easy = NULL;
+            if (x->job) {
+                if (finish_stream(d, x, result, now))
+                    continue; /* retried: still in flight */
+                if (x->hooks && x->hooks->on_done)
+                    x->hooks->on_done(x->hooks->ctx, x->job);
+            } else if (x->times) {
+                x->times->start_ns = x->start_ns;
+                x->times->first_byte_ns = x->first_byte_ns;
+                x->times->end_ns = now;
+            }
+            if (codes)
+                codes[x - xs] = result;
+            x->done = true;
+            remaining--;
+        }
+        if (remaining == 0)
+            break;
+        mc = curl_multi_poll(d->multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            log_error("libcurl: %s", curl_multi_strerror(mc));
+            rc = -1;
+            break;
+        }
+    }
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            if (xs[i].easy) {
+                curl_multi_remove_handle(d->multi, xs[i].easy);
+                curl_easy_cleanup(xs[i].easy);
+                xs[i].easy = NULL;
+            }
+    }
+    return rc;
+}
+
+int driver_run_burst(driver *d, driver_job *jobs, size_t n, const driver_hooks *hooks)
+{
+    if (n == 0)
+        return 0;
+    xfer *xs = xcalloc(n, sizeof *xs);
+    int rc = 0;
+    size_t added = 0;
+    for (size_t i = 0; i < n; i++) {
+        xs[i].d = d;
+        xs[i].job = &jobs[i];
+        xs[i].hooks = hooks;
+        buf_init(&xs[i].err_body, ERROR_BODY_MAX + 1);
+    }
+    /* The burst: everything is added before the loop runs. */
+    for (size_t i = 0; i < n; i++) {
+        if (add_xfer(d, &xs[i], jobs[i].url, jobs[i].body)) {
+            request_set_error(jobs[i].req, "cannot start the request (libcurl)");
+            xs[i].done = true;
+            continue;
+        }
+        added++;
+    }
+    if (added > 0)
+        rc = run_loop(d, xs, n, NULL);
+    for (size_t i = 0; i < n; i++)
+        buf_free(&xs[i].err_body);
+    free(xs);
+    return rc;
+}
+
+int driver_fetch(driver *d, const char *url, const char *body, size_t max_body, long *status,
+                 buf *resp, driver_fetch_times *times, char *err, size_t errlen)
+{
+    xfer x;
+    memset(&x, 0, sizeof x);
+    x.d = d;
+    driver_fetch_times local;
+    x.times = times ? times : &local;
+    buf_init(&x.err_body, 0);
+    buf_reset(resp);
+    resp->max_len = max_body;
+    x.resp = resp;
+    if (add_xfer(d, &x, url, body)) {
+        snprintf(err, errlen, "cannot start a request to %s", url);
+        buf_free(&x.err_body);
+        return -1;
+    }
+    CURLcode code = CURLE_OK;
+    int rc = run_loop(d, &x, 1, &code);
+    buf_free(&x.err_body);
+    if (rc) {
+        snprintf(err, errlen, "internal libcurl error talking to %s", url);
+        return -1;
+    }
+    if (code != CURLE_OK) {
+        snprintf(err, errlen, "%s: %s", url, x.curl_err[0] ? x.curl_err : curl_easy_strerror(code));
+        return -1;
+    }
+    if (x.truncated) {
+        snprintf(err, errlen, "%s: response larger than %zu bytes", url, max_body);
+        return -1;
+    }
+    *status = x.status;
+    return 0;
+}

@@ -1,0 +1,73 @@
+/* The libcurl driver: sends requests and records when bytes arrive. It does
+ * no maths; the stream reader (request.h) turns bytes into events and the
+ * metrics turn records into numbers.
+ *
+ * One multi handle per driver keeps a shared connection cache, so HTTP/1.1
+ * keep-alive connections are reused across bursts. The loop follows the curl
+ * tool's parallel loop: curl_multi_poll -> curl_multi_perform ->
+ * curl_multi_info_read. */
+#ifndef CLIENT_DRIVER_H
+#define CLIENT_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/request.h"
+#include "common/buf.h"
+
+typedef struct driver driver;
+
+typedef struct driver_config {
+    const char *api_key;  /* NULL, "" or "EMPTY" = no Authorization header */
+    double timeout_s;     /* a transfer fails after this long without a byte */
+    int max_connections;  /* size of the connection cache (>= the largest burst) */
+} driver_config;
+
+/* Returns a new driver (free with driver_free), or NULL with err set. */
+driver *driver_new(const driver_config *cfg, char *err, size_t errlen);
+void driver_free(driver *d);
+
+/* One streaming request of a burst. The driver fills req (initialized by the
+ * caller with request_init) and feeds its body to the stream reader. When
+ * alt_body is set and the server answers 400 with a body naming
+ * "return_token_ids", the request is retried once with alt_body and
+ * driver_token_ids_refused() becomes true. */
+typedef struct driver_job {
+    const char *url;
+    const char *body;      /* JSON, borrowed */
+    const char *alt_body;  /* the same without return_token_ids, or NULL */
+    tb_request *req;
+    void *user;            /* passed to the hooks */
+} driver_job;
+
+/* Optional observers, called from the driver loop (same thread). */
+typedef struct driver_hooks {
+    /* Right after request_stream_feed for job j (progress reporting). */
+    void (*on_data)(void *ctx, driver_job *j, int64_t now_ns);
+    /* After request_stream_finish / the error is set. */
+    void (*on_done)(void *ctx, driver_job *j);
+    void *ctx;
+} driver_hooks;
+
+/* Runs the n jobs as one synchronized burst: every transfer is added before
+ * the loop starts, each start_ns taken just before its curl_multi_add_handle.
+ * Returns when all have finished; failures are in each req->error (non-2xx:
+ * "HTTP <status>: <body excerpt>"). Returns 0, or -1 on an internal error. */
+int driver_run_burst(driver *d, driver_job *jobs, size_t n, const driver_hooks *hooks);
+
+/* True once a server refused return_token_ids during this driver's life. */
+bool driver_token_ids_refused(const driver *d);
+
+/* A plain (non-streamed) exchange: GET when body is NULL, else POST of JSON.
+ * The response body (capped at max_body bytes) goes to resp. Times (may be
+ * NULL): start just before the transfer is added, first body byte, end.
+ * Returns 0 when a response arrived (any status, in *status), or -1 with a
+ * transport error in err. */
+typedef struct driver_fetch_times {
+    int64_t start_ns, first_byte_ns, end_ns;
+} driver_fetch_times;
+int driver_fetch(driver *d, const char *url, const char *body, size_t max_body, long *status,
+                 buf *resp, driver_fetch_times *times, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,837 @@
+#include "server.h"
+
+#include <civetweb.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/prng.h"
+#include "common/xalloc.h"
+#include "mockserver/cache.h"
+#include "mockserver/chat.h"
+#include "mockserver/emit.h"
+#include "mockserver/engine.h"
+#include "mockserver/metrics.h"
+#include "mockserver/request.h"
+#include "mockserver/tokenizer.h"
+#include "mockserver/truth.h"
+#include "mockserver/wordgen.h"
+
+/* "created" in responses: a fixed epoch plus seconds since the server
+ * started, so the output never depends on the wall clock. */
+#define CREATED_EPOCH INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
+
+/* Long sleeps are cut into slices so shutdown is noticed quickly; the last
+ * slice still ends at the absolute deadline. */
+#define SLEEP_SLICE_NS (50 * CLOCK_NS_PER_MS)
+
+/* Bodies up to this much over the cap are read and dropped so the 413 can be
+ * answered on a connection that stays usable; larger ones close it. */
+#define DRAIN_LIMIT ((long long)16 << 20)
+
+#define ERR_LEN 512
+
+struct mock_server {
+    const mock_options *opts;
+    struct mg_context *ctx;
+    mock_engine *engine;
+    mock_cache *cache;
+    truth_log *truth; /* NULL without --truth */
+    mock_metrics *metrics;
+    int64_t origin_ns;
+    int port;
+    _Atomic uint64_t next_seq;
+    _Atomic int stopping;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static void sleep_until(mock_server *s, int64_t deadline_ns)
+{
+    for (;;) {
+        if (atomic_load(&s->stopping))
+            return;
+        int64_t now = clock_now_ns();
+        if (now >= deadline_ns)
+            return;
+        clock_sleep_until_ns(deadline_ns - now > SLEEP_SLICE_NS ? now + SLEEP_SLICE_NS
+                                                                : deadline_ns);
+    }
+}
+
+static int64_t created_s(const mock_server *s)
+{
+    return CREATED_EPOCH + (clock_now_ns() - s->origin_ns) / CLOCK_NS_PER_S;
+}
+
+/* Sends a complete response with a Content-Length. Returns 0 or -1 when the
+ * client is gone. */
+static int send_body(struct mg_connection *conn, int status, const char *content_type,
+                     const char *body, size_t len, const char *request_id, int close)
+{
+    char length[32];
+    snprintf(length, sizeof length, "%zu", len);
+    mg_response_header_start(conn, status);
+    mg_response_header_add(conn, "Content-Type", content_type, -1);
+    mg_response_header_add(conn, "Content-Length", length, -1);
+    if (request_id)
+        mg_response_header_add(conn, "X-Tokmock-Request-Id", request_id, -1);
+    if (close)
+        mg_response_header_add(conn, "Connection", "close", -1);
+    if (mg_response_header_send(conn) != 0)
+        return -1;
+    if (len && mg_write(conn, body, len) != (int)len)
+        return -1;
+    return 0;
+}
+
+static int send_json(struct mg_connection *conn, int status, const buf *body,
+                     const char *request_id)
+{
+    return send_body(conn, status, "application/json", body->data ? body->data : "", body->len,
+                     request_id, 0);
+}
+
+static int send_error(mock_server *s, struct mg_connection *conn, int status, const char *message,
+                      const char *request_id, int close)
+{
+    buf body;
+    buf_init(&body, 0);
+    emit_error_body(&body, s->opts->personality, status, message);
+    int rc = send_body(conn, status, "application/json", body.data, body.len, request_id, close);
+    buf_free(&body);
+    metrics_count_error(s->metrics, status);
+    return rc;
+}
+
+/* One SSE event = one chunk = one write: civetweb's mg_send_chunk() issues
+ * three writes (size line, data, CRLF), which splits an event over several
+ * TCP segments, so the framing is built here instead. The stream still ends
+ * with mg_send_chunk(conn, "", 0). */
+static int send_chunk(struct mg_connection *conn, buf *frame, const buf *event)
+{
+    buf_reset(frame);
+    int rc = buf_printf(frame, "%zx\r\n", event->len);
+    rc |= buf_append(frame, event->data, event->len);
+    rc |= buf_append(frame, "\r\n", 2);
+    if (rc)
+        return -1;
+    return mg_write(conn, frame->data, frame->len) == (int)frame->len ? 0 : -1;
+}
+
+/* Reads the whole request body into out (capped). Returns 200, 413 (with
+ * *close set when the excess could not be drained) or 400. */
+static int read_body(struct mg_connection *conn, size_t cap, buf *out, int *close)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char chunk[16384];
+    *close = 0;
+    if (ri->content_length > (long long)cap) {
+        if (ri->content_length - (long long)cap > DRAIN_LIMIT) {
+            *close = 1;
+            return 413;
+        }
+        long long left = ri->content_length;
+        while (left > 0) {
+            int n = mg_read(conn, chunk, sizeof chunk);
+            if (n <= 0)
+                break;
+            left -= n;
+        }
+        return 413;
+    }
+    for (;;) {
+        int n = mg_read(conn, chunk, sizeof chunk);
+        if (n < 0)
+            return 400;
+        if (n == 0)
+            break;
+        if (buf_append(out, chunk, (size_t)n)) {
+            *close = 1; /* chunked upload over the cap: stop reading it */
+            return 413;
+        }
+    }
+    return 200;
+}
+
+static int authorized(const mock_server *s, struct mg_connection *conn)
+{
+    if (!s->opts->api_key)
+        return 1;
+    const char *h = mg_get_header(conn, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return strcmp(h, s->opts->api_key) == 0;
+}
+
+/* ------------------------------------------------------------- completions */
+
+/* Everything one completion request accumulates while it plays. */
+typedef struct play_state {
+    mock_server *s;
+    struct mg_connection *conn;
+    const mock_request *req;
+    truth_record rec;
+    emit_ctx ectx;
+    buf event, frame;
+    buf text;              /* all generated text, to find stop strings */
+    buf reasoning_text;    /* non-stream: the reasoning part */
+    buf content_text;      /* non-stream: the content part */
+    int64_t *gen_ids;
+    size_t n_gen, cap_gen;
+    int64_t first_token_ns, last_token_ns;
+    int disconnected;
+} play_state;
+
+static void push_id(play_state *p, int64_t id)
+{
+    if (p->n_gen == p->cap_gen) {
+        p->cap_gen = p->cap_gen ? p->cap_gen * 2 : 64;
+        p->gen_ids = xrealloc(p->gen_ids, p->cap_gen * sizeof *p->gen_ids);
+    }
+    p->gen_ids[p->n_gen++] = id;
+}
+
+/* Writes one SSE event and records it in the truth. Returns 0 or -1. */
+static int write_event(play_state *p, int64_t scheduled_ns, size_t n_tokens)
+{
+    if (p->disconnected)
+        return -1;
+    if (send_chunk(p->conn, &p->frame, &p->event)) {
+        p->disconnected = 1;
+        return -1;
+    }
+    int64_t t = clock_now_ns();
+    truth_record_add_event(&p->rec, t, scheduled_ns, n_tokens, p->event.len);
+    if (n_tokens) {
+        if (p->first_token_ns < 0)
+            p->first_token_ns = t;
+        else
+            metrics_observe_itl(p->s->metrics, t - p->last_token_ns, n_tokens);
+        p->last_token_ns = t;
+    }
+    return 0;
+}
+
+/* True when appending piece to the generated text completes a stop string. */
+static int hits_stop(const play_state *p, const char *piece, size_t len)
+{
+    for (size_t i = 0; i < p->req->n_stop; i++) {
+        const char *stop = p->req->stop[i];
+        size_t stop_len = strlen(stop);
+        /* Search the tail of the text that could overlap the stop string. */
+        size_t keep = stop_len > 1 ? stop_len - 1 : 0;
+        size_t from = p->text.len > keep ? p->text.len - keep : 0;
+        char window[WORDGEN_MAX + 256];
+        size_t tail = p->text.len - from;
+        if (tail + len >= sizeof window) {
+            tail = sizeof window - 1 - len;
+            from = p->text.len - tail;
+        }
+        memcpy(window, p->text.data ? p->text.data + from : "", tail);
+        memcpy(window + tail, piece, len);
+        window[tail + len] = '\0';
+        if (strstr(window, stop))
+            return 1;
+    }
+    return 0;
+}
+
+/* Sends ": ping" comments until admission; returns 1 admitted, 0 gone. */
+static int wait_admission(play_state *p, engine_ticket *ticket)
+{
+    mock_server *s = p->s;
+    int64_t ping_ns = p->req->stream ? s->opts->ping_ns : 0;
+    for (;;) {
+        int64_t until = ping_ns ? clock_now_ns() + ping_ns : INT64_MAX;
+        int rc = engine_wait_admit(s->engine, ticket, until);
+        if (rc == 1)
+            return 1;
+        if (rc < 0)
+            return 0;
+        buf_reset(&p->event);
+        emit_ping(&p->event);
+        if (send_chunk(p->conn, &p->frame, &p->event)) {
+            p->disconnected = 1;
+            return 0;
+        }
+    }
+}
+
+/* Sleeps until the deadline, with ": ping" comments every --ping-ms. */
+static void wait_with_pings(play_state *p, int64_t deadline_ns)
+{
+    mock_server *s = p->s;
+    int64_t ping_ns = p->req->stream ? s->opts->ping_ns : 0;
+    if (!ping_ns) {
+        sleep_until(s, deadline_ns);
+        return;
+    }
+    for (;;) {
+        int64_t next = clock_now_ns() + ping_ns;
+        if (next >= deadline_ns || atomic_load(&s->stopping)) {
+            sleep_until(s, deadline_ns);
+            return;
+        }
+        sleep_until(s, next);
+        buf_reset(&p->event);
+        emit_ping(&p->event);
+        if (send_chunk(p->conn, &p->frame, &p->event)) {
+            p->disconnected = 1;
+            return;
+        }
+    }
+}
+
+static void start_stream(play_state *p)
+{
+    mg_response_header_start(p->conn, 200);
+    mg_response_header_add(p->conn, "Content-Type", "text/event-stream", -1);
+    mg_response_header_add(p->conn, "Cache-Control", "no-cache", -1);
+    mg_response_header_add(p->conn, "X-Accel-Buffering", "no", -1);
+    mg_response_header_add(p->conn, "Transfer-Encoding", "chunked", -1);
+    if (p->s->truth)
+        mg_response_header_add(p->conn, "X-Tokmock-Request-Id", p->rec.id, -1);
+    if (mg_response_header_send(p->conn) != 0)
+        p->disconnected = 1;
+}
+
+/* Plays an accepted request: admission, prefill, token events, end. */
+static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint64_t seed)
+{
+    mock_server *s = p->s;
+    const mock_options *o = s->opts;
+    const mock_request *req = p->req;
+    engine_ticket ticket;
+    engine_play ep;
+    const char *finish = NULL;
+
+    if (req->stream)
+        start_stream(p);
+
+    engine_enqueue(s->engine, &ticket);
+    if (p->disconnected || !wait_admission(p, &ticket)) {
+        engine_leave(s->engine, &ticket);
+        p->disconnected = 1;
+        return;
+    }
+    int64_t admit_ns = clock_now_ns();
+    p->rec.admit_ns = admit_ns;
+
+    if (req->stream && o->role_chunk == ROLE_EARLY) {
+        buf_reset(&p->event);
+        emit_role_event(&p->event, &p->ectx);
+        write_event(p, -1, 0);
+    }
+
+    cache_claim claim = cache_acquire(s->cache, prompt_ids, n_prompt, req->cache_prompt);
+    size_t cached = claim.cached_tokens;
+    p->rec.cached_tokens = cached;
+    p->ectx.cached_tokens = cached;
+
+    size_t limit = req->max_tokens;
+    int eos_limited = 0;
+    if (o->eos_at > 0 && (size_t)o->eos_at < limit) {
+        limit = (size_t)o->eos_at;
+        eos_limited = 1;
+    }
+    engine_play_start(s->engine, &ep, admit_ns, n_prompt - cached, limit, seed);
+    p->rec.prefill_end_ns = ep.prefill_end_ns;
+    wait_with_pings(p, ep.prefill_end_ns);
+
+    wordgen wg;
+    wordgen_init(&wg, seed, chat_is_coherence_question(req->prompt.data, req->prompt.len));
+    size_t reasoning_left = (size_t)o->reasoning_tokens;
+    int stopped = 0, first = 1;
+    int64_t at_ns = ep.prefill_end_ns, last_at_ns = ep.prefill_end_ns;
+    size_t n_tokens;
+
+    while (!p->disconnected && !stopped && !atomic_load(&s->stopping) &&
+           engine_play_next(s->engine, &ep, &at_ns, &n_tokens)) {
+        char piece[WORDGEN_MAX];
+        size_t start_ids = p->n_gen;
+        size_t r_from = p->reasoning_text.len, c_from = p->content_text.len;
+        for (size_t i = 0; i < n_tokens; i++) {
+            size_t len = wordgen_next(&wg, piece);
+            if (hits_stop(p, piece, len)) {
+                stopped = 1;
+                break;
+            }
+            buf_append(&p->text, piece, len);
+            push_id(p, tok_id(piece, len));
+            if (reasoning_left) {
+                reasoning_left--;
+                buf_append(&p->reasoning_text, piece, len);
+            } else {
+                buf_append(&p->content_text, piece, len);
+            }
+        }
+        size_t taken = p->n_gen - start_ids;
+        if (taken == 0)
+            break;
+        last_at_ns = at_ns;
+        if (!req->stream)
+            continue;
+        emit_tokens t = {
+            .reasoning = p->reasoning_text.data ? p->reasoning_text.data + r_from : NULL,
+            .reasoning_len = p->reasoning_text.len - r_from,
+            .content = p->content_text.data ? p->content_text.data + c_from : NULL,
+            .content_len = p->content_text.len - c_from,
+            .ids = p->gen_ids + start_ids,
+            .n_ids = taken,
+            .completion_tokens = p->n_gen,
+            .with_role = first && o->role_chunk == ROLE_WITH_FIRST && req->kind == REQ_CHAT,
+        };
+        buf_reset(&p->event);
+        emit_token_event(&p->event, &p->ectx, &t);
+        sleep_until(s, at_ns);
+        write_event(p, at_ns, taken);
+        first = 0;
+        /* The stream only needs the text for stop strings: keep it short. */
+        if (p->reasoning_text.len > 4096)
+            buf_reset(&p->reasoning_text);
+        if (p->content_text.len > 4096)
+            buf_reset(&p->content_text);
+    }
+
+    if (!p->disconnected && !atomic_load(&s->stopping)) {
+        finish = (stopped || (eos_limited && p->n_gen >= limit)) ? "stop" : "length";
+        if (req->stream) {
+            buf_reset(&p->event);
+            emit_finish_event(&p->event, &p->ectx, finish, p->n_gen);
+            write_event(p, -1, 0);
+            if (req->include_usage) {
+                buf_reset(&p->event);
+                emit_usage_event(&p->event, &p->ectx, p->n_gen);
+                write_event(p, -1, 0);
+            }
+            buf_reset(&p->event);
+            emit_done_event(&p->event);
+            write_event(p, -1, 0);
+            if (!p->disconnected && mg_send_chunk(p->conn, "", 0) < 0)
+                p->disconnected = 1;
+        } else {
+            buf_reset(&p->event);
+            emit_full_body(&p->event, &p->ectx, p->reasoning_text.data, p->reasoning_text.len,
+                           p->content_text.data, p->content_text.len, p->gen_ids, p->n_gen,
+                           finish, p->n_gen);
+            sleep_until(s, last_at_ns);
+            if (send_body(p->conn, 200, "application/json", p->event.data, p->event.len,
+                          s->truth ? p->rec.id : NULL, 0)) {
+                p->disconnected = 1;
+            } else {
+                int64_t t = clock_now_ns();
+                truth_record_add_event(&p->rec, t, last_at_ns, p->n_gen, p->event.len);
+                p->first_token_ns = p->last_token_ns = t;
+            }
+        }
+    }
+    if (p->disconnected || atomic_load(&s->stopping))
+        finish = NULL;
+    p->rec.finish_reason = finish;
+
+    /* The cache keeps what this request leaves behind: prompt + generated. */
+    size_t n_all = n_prompt + p->n_gen;
+    int64_t *all = xmalloc((n_all ? n_all : 1) * sizeof *all);
+    memcpy(all, prompt_ids, n_prompt * sizeof *all);
+    if (p->n_gen)
+        memcpy(all + n_prompt, p->gen_ids, p->n_gen * sizeof *all);
+    cache_release(s->cache, claim, all, n_all);
+    free(all);
+    engine_leave(s->engine, &ticket);
+}
+
+static void log_request(const mock_server *s, const char *uri, const play_state *p)
+{
+    if (log_get_level() < LOG_INFO)
+        return;
+    const truth_record *r = &p->rec;
+    double ttft_ms = p->first_token_ns >= 0 ? (double)(p->first_token_ns - r->arrival_ns) / 1e6
+                                            : -1.0;
+    double e2e_ms = (double)(r->finish_ns - r->arrival_ns) / 1e6;
+    (void)s;
+    log_info("POST %s id=%s status=%d prompt=%zu cached=%zu completion=%zu finish=%s%s "
+             "ttft_ms=%.1f e2e_ms=%.1f",
+             uri, r->id, r->status, r->prompt_tokens, r->cached_tokens, r->completion_tokens,
+             r->finish_reason ? r->finish_reason : "none", r->disconnected ? " disconnected" : "",
+             ttft_ms, e2e_ms);
+}
+
+static void handle_completion(mock_server *s, struct mg_connection *conn, enum req_kind kind,
+                              const char *uri, int64_t arrival_ns)
+{
+    const mock_options *o = s->opts;
+    uint64_t seq = atomic_fetch_add(&s->next_seq, 1);
+    char id[TRUTH_ID_MAX];
+    snprintf(id, sizeof id, "%s-tokmock-%" PRIu64, kind == REQ_CHAT ? "chatcmpl" : "cmpl", seq);
+    const char *id_header = s->truth ? id : NULL;
+
+    play_state p;
+    memset(&p, 0, sizeof p);
+    p.s = s;
+    p.conn = conn;
+    p.first_token_ns = p.last_token_ns = -1;
+    truth_record_init(&p.rec, seq, id, arrival_ns);
+    buf_init(&p.event, 0);
+    buf_init(&p.frame, 0);
+    buf_init(&p.text, 0);
+    buf_init(&p.reasoning_text, 0);
+    buf_init(&p.content_text, 0);
+
+    buf body;
+    buf_init(&body, o->max_body_bytes);
+    mock_request req;
+    int have_req = 0;
+    int64_t *prompt_ids = NULL;
+    char err[ERR_LEN];
+    int close = 0;
+
+    int status = read_body(conn, o->max_body_bytes, &body, &close);
+    if (status == 413) {
+        snprintf(err, sizeof err, "request body is larger than the limit of %zu bytes",
+                 o->max_body_bytes);
+        send_error(s, conn, 413, err, id_header, close);
+        p.rec.status = 413;
+        goto out;
+    }
+    if (status != 200 || request_parse(&req, kind, body.data ? body.data : "", body.len, err,
+                                       sizeof err)) {
+        if (status != 200)
+            snprintf(err, sizeof err, "could not read the request body");
+        send_error(s, conn, 400, err, id_header, 0);
+        p.rec.status = 400;
+        goto out;
+    }
+    have_req = 1;
+    p.req = &req;
+
+    size_t n_prompt = 0;
+    prompt_ids = tok_encode(req.prompt.data ? req.prompt.data : "", req.prompt.len, &n_prompt);
+    p.rec.prompt_tokens = n_prompt;
+    p.rec.stream = req.stream;
+    if (n_prompt == 0) {
+        send_error(s, conn, 400, "the prompt is empty", id_header, 0);
+        p.rec.status = 400;
+        goto out;
+    }
+    if (n_prompt > o->ctx_size || req.max_tokens > o->ctx_size - n_prompt) {
+        snprintf(err, sizeof err,
+                 "This model's maximum context length is %zu tokens. However, you requested "
+                 "%zu tokens (%zu in the prompt, %zu for the completion). Please reduce the "
+                 "length of the prompt or of max_tokens.",
+                 o->ctx_size, n_prompt + req.max_tokens, n_prompt, req.max_tokens);
+        send_error(s, conn, 400, err, id_header, 0);
+        p.rec.status = 400;
+        goto out;
+    }
+
+    p.ectx.personality = o->personality;
+    p.ectx.kind = kind;
+    p.ectx.id = id;
+    p.ectx.model = req.model ? req.model : o->models[0];
+    p.ectx.created = created_s(s);
+    p.ectx.prompt_tokens = n_prompt;
+    p.ectx.continuous_usage = req.stream && req.continuous_usage;
+    p.ectx.return_token_ids = req.return_token_ids;
+
+    /* Text and MTP draws: a pure function of (--seed, request body). */
+    uint64_t seed = hash_fnv1a64(body.data, body.len) ^ (o->seed * UINT64_C(0x9E3779B97F4A7C15));
+    p.rec.status = 200;
+    play(&p, prompt_ids, n_prompt, seed);
+
+out:
+    p.rec.finish_ns = clock_now_ns();
+    p.rec.completion_tokens = p.n_gen;
+    p.rec.disconnected = p.disconnected;
+    if (p.rec.status == 200) {
+        metrics_request m = {
+            .prompt_tokens = p.rec.prompt_tokens,
+            .cached_tokens = p.rec.cached_tokens,
+            .completion_tokens = p.n_gen,
+            .finish_reason = p.rec.finish_reason,
+            .disconnected = p.disconnected,
+            .queue_ns = p.rec.admit_ns >= 0 ? p.rec.admit_ns - arrival_ns : -1,
+            .ttft_ns = p.first_token_ns >= 0 ? p.first_token_ns - arrival_ns : -1,
+            .e2e_ns = p.rec.finish_ns - arrival_ns,
+        };
+        metrics_observe_request(s->metrics, &m);
+    }
+    log_request(s, uri, &p);
+    if (s->truth)
+        truth_commit(s->truth, &p.rec);
+    else
+        truth_record_clear(&p.rec);
+    free(prompt_ids);
+    free(p.gen_ids);
+    if (have_req)
+        request_free(&req);
+    buf_free(&body);
+    buf_free(&p.event);
+    buf_free(&p.frame);
+    buf_free(&p.text);
+    buf_free(&p.reasoning_text);
+    buf_free(&p.content_text);
+}
+
+/* ------------------------------------------------------------ other routes */
+
+static void handle_models(mock_server *s, struct mg_connection *conn)
+{
+    buf out;
+    buf_init(&out, 0);
+    buf_append_str(&out, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < s->opts->n_models; i++) {
+        buf_printf(&out, "%s{\"id\":\"", i ? "," : "");
+        buf_append_json_escaped(&out, s->opts->models[i], strlen(s->opts->models[i]));
+        buf_printf(&out,
+                   "\",\"object\":\"model\",\"created\":%" PRId64 ",\"owned_by\":\"tokmock\","
+                   "\"max_model_len\":%zu}",
+                   CREATED_EPOCH, s->opts->ctx_size);
+    }
+    buf_append_str(&out, "]}");
+    send_json(conn, 200, &out, NULL);
+    buf_free(&out);
+}
+
+static void handle_tokenize(mock_server *s, struct mg_connection *conn, int detokenize)
+{
+    buf body, out;
+    buf_init(&body, s->opts->max_body_bytes);
+    buf_init(&out, 0);
+    char err[ERR_LEN];
+    int close = 0;
+    int status = read_body(conn, s->opts->max_body_bytes, &body, &close);
+    if (status == 413) {
+        send_error(s, conn, 413, "request body is too large", NULL, close);
+    } else if (status != 200) {
+        send_error(s, conn, 400, "could not read the request body", NULL, 0);
+    } else {
+        const char *data = body.data ? body.data : "";
+        int rc = detokenize ? request_detokenize(data, body.len, &out, err, sizeof err)
+                            : request_tokenize(data, body.len, s->opts->ctx_size, &out, err,
+                                               sizeof err);
+        if (rc)
+            send_error(s, conn, 400, err, NULL, 0);
+        else
+            send_json(conn, 200, &out, NULL);
+    }
+    buf_free(&body);
+    buf_free(&out);
+}
+
+static void handle_metrics(mock_server *s, struct mg_connection *conn)
+{
+    buf out;
+    buf_init(&out, 0);
+    metrics_render(s->metrics, &out, s->opts->models[0], engine_get_counts(s->engine),
+                   cache_get_stats(s->cache));
+    send_body(conn, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len, NULL, 0);
+    buf_free(&out);
+}
+
+static void handle_truth(mock_server *s, struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    buf out;
+    buf_init(&out, 0);
+    char id[TRUTH_ID_MAX];
+    if (ri->query_string && mg_get_var(ri->query_string, strlen(ri->query_string), "id", id,
+                                       sizeof id) > 0) {
+        if (truth_write_one(s->truth, id, &out))
+            send_error(s, conn, 404, "no record with this id (unknown or dropped)", NULL, 0);
+        else
+            send_json(conn, 200, &out, NULL);
+    } else {
+        truth_write_all(s->truth, &out);
+        send_json(conn, 200, &out, NULL);
+    }
+    buf_free(&out);
+}
+
+/* Route table: path (without the optional /v1 prefix where noted), method. */
+enum route {
+    R_NONE, R_CHAT, R_COMPLETIONS, R_MODELS, R_HEALTH, R_TOKENIZE, R_DETOKENIZE, R_METRICS,
+    R_TRUTH,
+};
+
+static enum route find_route(const mock_server *s, const char *uri, const char **method_out)
+{
+    static const struct {
+        const char *path;
+        enum route route;
+        const char *method;
+    } routes[] = {
+        {"/v1/chat/completions", R_CHAT, "POST"}, {"/chat/completions", R_CHAT, "POST"},
+        {"/v1/completions", R_COMPLETIONS, "POST"}, {"/completions", R_COMPLETIONS, "POST"},
+        {"/v1/models", R_MODELS, "GET"},           {"/models", R_MODELS, "GET"},
+        {"/health", R_HEALTH, "GET"},               {"/v1/health", R_HEALTH, "GET"},
+        {"/tokenize", R_TOKENIZE, "POST"},          {"/v1/tokenize", R_TOKENIZE, "POST"},
+        {"/detokenize", R_DETOKENIZE, "POST"},      {"/v1/detokenize", R_DETOKENIZE, "POST"},
+        {"/metrics", R_METRICS, "GET"},             {"/tokmock/requests", R_TRUTH, "GET"},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(uri, routes[i].path) != 0)
+            continue;
+        enum route r = routes[i].route;
+        if ((r == R_TOKENIZE || r == R_DETOKENIZE) && s->opts->no_tokenize)
+            return R_NONE;
+        if (r == R_TRUTH && !s->truth)
+            return R_NONE;
+        *method_out = routes[i].method;
+        return r;
+    }
+    return R_NONE;
+}
+
+static int handler(struct mg_connection *conn, void *cbdata)
+{
+    mock_server *s = cbdata;
+    int64_t arrival_ns = clock_now_ns();
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *uri = ri->local_uri ? ri->local_uri : "/";
+    const char *method = "GET";
+    char msg[256];
+
+    enum route r = find_route(s, uri, &method);
+    if (r == R_NONE) {
+        snprintf(msg, sizeof msg, "route not found: %.200s", uri);
+        send_error(s, conn, 404, msg, NULL, 0);
+        return 404;
+    }
+    int head = strcmp(ri->request_method, "HEAD") == 0 && strcmp(method, "GET") == 0;
+    if (strcmp(ri->request_method, method) != 0 && !head) {
+        snprintf(msg, sizeof msg, "method %.16s not allowed on %.200s (use %s)",
+                 ri->request_method, uri, method);
+        send_error(s, conn, 405, msg, NULL, 0);
+        return 405;
+    }
+    if (r != R_HEALTH && r != R_METRICS && !authorized(s, conn)) {
+        send_error(s, conn, 401, "invalid or missing API key (Authorization: Bearer ...)", NULL,
+                   0);
+        return 401;
+    }
+    switch (r) {
+    case R_CHAT: handle_completion(s, conn, REQ_CHAT, uri, arrival_ns); break;
+    case R_COMPLETIONS: handle_completion(s, conn, REQ_COMPLETION, uri, arrival_ns); break;
+    case R_MODELS: handle_models(s, conn); break;
+    case R_HEALTH: {
+        static const char ok[] = "{\"status\":\"ok\"}";
+        send_body(conn, 200, "application/json", ok, sizeof ok - 1, NULL, 0);
+        break;
+    }
+    case R_TOKENIZE: handle_tokenize(s, conn, 0); break;
+    case R_DETOKENIZE: handle_tokenize(s, conn, 1); break;
+    case R_METRICS: handle_metrics(s, conn); break;
+    case R_TRUTH: handle_truth(s, conn); break;
+    case R_NONE: break;
+    }
+    return 200;
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_debug("civetweb: %s", message);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, size_t err_len)
+{
+    mock_server *s = xcalloc(1, sizeof *s);
+    s->opts = o;
+    s->origin_ns = origin_ns;
+    atomic_init(&s->next_seq, 1);
+    atomic_init(&s->stopping, 0);
+    s->engine = engine_new(o->parallel, &o->sched);
+    s->cache = cache_new((enum cache_mode)o->cache_mode, o->parallel, o->cache_block,
+                         o->cache_capacity);
+    s->metrics = metrics_new();
+    if (o->truth)
+        s->truth = truth_new(TRUTH_DEFAULT_CAPACITY, origin_ns);
+
+    char ports[300], threads[16], queue[16];
+    if (strchr(o->host, ':'))
+        snprintf(ports, sizeof ports, "[%s]:%d", o->host, o->port);
+    else
+        snprintf(ports, sizeof ports, "%s:%d", o->host, o->port);
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    snprintf(queue, sizeof queue, "%d", o->threads < 4096 ? 4096 : o->threads);
+    const char *config[] = {
+        "listening_ports", ports,
+        "num_threads", threads,
+        "connection_queue", queue,
+        "listen_backlog", queue,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "30000",
+        "tcp_nodelay", "1",
+        "request_timeout_ms", "600000",
+        NULL,
+    };
+    struct mg_callbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.log_message = log_message;
+
+    struct mg_init_data init;
+    memset(&init, 0, sizeof init);
+    init.callbacks = &callbacks;
+    init.user_data = s;
+    init.configuration_options = config;
+    char mg_err[256] = "";
+    struct mg_error_data error;
+    memset(&error, 0, sizeof error);
+    error.text = mg_err;
+    error.text_buffer_size = sizeof mg_err;
+
+    mg_init_library(0);
+    s->ctx = mg_start2(&init, &error);
+    if (!s->ctx) {
+        snprintf(err, err_len, "cannot listen on %s: %s", ports,
+                 mg_err[0] ? mg_err : "civetweb failed to start");
+        server_stop(s);
+        return NULL;
+    }
+    mg_set_request_handler(s->ctx, "**", handler, s);
+
+    struct mg_server_port bound[4];
+    memset(bound, 0, sizeof bound);
+    if (mg_get_server_ports(s->ctx, 4, bound) < 1) {
+        snprintf(err, err_len, "cannot find the bound port");
+        server_stop(s);
+        return NULL;
+    }
+    s->port = bound[0].port;
+    return s;
+}
+
+int server_port(const mock_server *s)
+{
+    return s->port;
+}
+
+void server_stop(mock_server *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stopping, 1);
+    engine_shutdown(s->engine);
+    if (s->ctx) {
+        mg_stop(s->ctx);
+        mg_exit_library();
+    }
+    truth_free(s->truth);
+    metrics_free(s->metrics);
+    cache_free(s->cache);
+    engine_free(s->engine);
+    free(s);
+}
