@@ -10,6 +10,13 @@ int64_t clock_now_ns(void)
     return (int64_t)ts.tv_sec * CLOCK_NS_PER_S + ts.tv_nsec;
 }
 
+int64_t clock_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * CLOCK_NS_PER_S + ts.tv_nsec;
+}
+
 void clock_sleep_until_ns(int64_t deadline_ns)
 {
     struct timespec ts;

@@ -9,6 +9,10 @@
 /* Nanoseconds on CLOCK_MONOTONIC. */
 int64_t clock_now_ns(void);
 
+/* Nanoseconds since the Unix epoch on CLOCK_REALTIME: only for labelling a
+ * report with a date, never for measuring a duration. */
+int64_t clock_wall_ns(void);
+
 /* Sleeps until the absolute CLOCK_MONOTONIC deadline (TIMER_ABSTIME), so that
  * lateness of one wakeup never accumulates into the next deadline.
  * Returns at once when the deadline has passed. */

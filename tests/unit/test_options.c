@@ -1,0 +1,114 @@
+/* tokmock's command line: defaults, every value form, and refusals. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mockserver/cache.h"
+#include "mockserver/options.h"
+#include "tests/test.h"
+
+static int parse(mock_options *o, const char *const *args, char *err)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)"tokmock";
+    for (; *args; args++)
+        argv[argc++] = (char *)*args;
+    options_default(o);
+    FILE *sink = fopen("/dev/null", "w");
+    int rc = options_parse(o, argc, argv, sink, err, 256);
+    fclose(sink);
+    return rc;
+}
+
+TEST(defaults)
+{
+    mock_options o;
+    char err[256];
+    const char *args[] = {NULL};
+    CHECK_INT_EQ(parse(&o, args, err), OPT_OK);
+    CHECK_STR_EQ(o.host, "127.0.0.1");
+    CHECK_INT_EQ(o.port, 8000);
+    CHECK_INT_EQ(o.n_models, 1);
+    CHECK_STR_EQ(o.models[0], "tokmock");
+    CHECK_DBL_NEAR(o.sched.pp_rate, 1000, 0);
+    CHECK_DBL_NEAR(o.sched.tg_rate, 50, 0);
+    CHECK_INT_EQ(o.threads, 1100);
+    CHECK_INT_EQ(o.ctx_size, 131072);
+    CHECK_INT_EQ(o.cache_mode, CACHE_LCP);
+    CHECK_INT_EQ(o.role_chunk, ROLE_WITH_FIRST);
+    CHECK_INT_EQ(o.personality, PERS_VLLM);
+    CHECK_INT_EQ(o.eos_at, -1);
+    CHECK_INT_EQ(o.max_body_bytes, 64 << 20);
+}
+
+TEST(values)
+{
+    mock_options o;
+    char err[256];
+    const char *args[] = {"--port=0", "--model", "a", "--model", "b", "--pp-rate", "2000.5",
+                          "--tg-rate=75", "--overhead-ms", "1.5", "--parallel", "4",
+                          "--cache", "block", "--cache-block", "32", "--mtp-pattern", "3,1,2",
+                          "--reasoning", "5", "--role-chunk", "early", "--seed", "99",
+                          "--api-key", "k", "--truth", "--threads", "64", "--ping-ms", "250",
+                          "--eos-at", "9", "--no-tokenize", "--quiet", "--personality",
+                          "llamacpp", NULL};
+    CHECK_INT_EQ(parse(&o, args, err), OPT_OK);
+    CHECK_INT_EQ(o.port, 0);
+    CHECK_INT_EQ(o.n_models, 2);
+    CHECK_STR_EQ(o.models[1], "b");
+    CHECK_DBL_NEAR(o.sched.pp_rate, 2000.5, 0);
+    CHECK_DBL_NEAR(o.sched.tg_rate, 75, 0);
+    CHECK_INT_EQ(o.sched.overhead_ns, 1500000);
+    CHECK_INT_EQ(o.parallel, 4);
+    CHECK_INT_EQ(o.cache_mode, CACHE_BLOCK);
+    CHECK_INT_EQ(o.cache_block, 32);
+    CHECK_INT_EQ(o.sched.mtp_pattern_len, 3);
+    CHECK_INT_EQ(o.reasoning_tokens, 5);
+    CHECK_INT_EQ(o.role_chunk, ROLE_EARLY);
+    CHECK_INT_EQ(o.seed, 99);
+    CHECK_STR_EQ(o.api_key, "k");
+    CHECK_INT_EQ(o.truth, 1);
+    CHECK_INT_EQ(o.threads, 64);
+    CHECK_INT_EQ(o.ping_ns, 250000000);
+    CHECK_INT_EQ(o.eos_at, 9);
+    CHECK_INT_EQ(o.no_tokenize, 1);
+    CHECK_INT_EQ(o.personality, PERS_LLAMACPP);
+}
+
+TEST(refusals)
+{
+    static const char *const bad[][4] = {
+        {"--port", "65536"}, {"--port", "1x"}, {"--pp-rate", "0"}, {"--tg-rate", "nan"},
+        {"--overhead-ms", "-1"}, {"--parallel", "-2"}, {"--engine", "shared"},
+        {"--engine", "other"}, {"--cache", "lru"}, {"--mtp", "64"}, {"--mtp-accept", "2"},
+        {"--mtp-pattern", "0"}, {"--role-chunk", "x"}, {"--personality", "x"},
+        {"--seed", "-1"}, {"--fault", "status=500:1"}, {"--log-level", "loud"},
+        {"--threads", "1"}, {"--eos-at", "0"}, {"--truth=1"}, {"--port"}, {"positional"},
+        {"--unknown"}, {"--mtp", "2", "--mtp-pattern", "1"}, {"--model", ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mock_options o;
+        char err[256] = "";
+        if (parse(&o, bad[i], err) != OPT_ERR || !err[0])
+            TEST_FAIL_AT_("case %zu (%s) accepted", i, bad[i][0]);
+    }
+}
+
+TEST(help_and_version_exit)
+{
+    mock_options o;
+    char err[256];
+    const char *h[] = {"--help", NULL};
+    const char *v[] = {"--version", NULL};
+    CHECK_INT_EQ(parse(&o, h, err), OPT_EXIT);
+    CHECK_INT_EQ(parse(&o, v, err), OPT_EXIT);
+}
+
+int main(void)
+{
+    RUN(defaults);
+    RUN(values);
+    RUN(refusals);
+    RUN(help_and_version_exit);
+    return test_summary();
+}
