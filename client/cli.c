@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/slo.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -24,6 +26,8 @@ enum kind {
     K_QUIET,
     K_HELP,
     K_VERSION,
+    K_NUM,      /* one number (field decides the range) */
+    K_PCTS,     /* comma-separated percentiles */
 };
 
 enum field {
@@ -31,7 +35,8 @@ enum field {
     F_WARMUP_RUNS, F_NO_CACHE, F_POST_RUN, F_BOOK, F_LATENCY, F_NO_WARMUP, F_SKIP_COH,
     F_ADAPT, F_NO_ADAPT, F_PREFIX, F_CONC, F_SAVE, F_FORMAT, F_TS_TOTAL, F_TS_ALL,
     F_EXIT_FAIL, F_NO_RESULTS, F_EXTRA, F_EXACT_TG, F_PROGRESS, F_SEED, F_TIMEOUT,
-    F_LOGLEVEL, F_QUIET, F_HELP, F_VERSION,
+    F_LOGLEVEL, F_QUIET, F_HELP, F_VERSION, F_PCTS, F_RATE, F_BURST, F_MAXCONC, F_DURATION,
+    F_NUMREQ, F_SLO, F_CI, F_TGTOL, F_MONPID,
 };
 
 typedef struct opt_spec {
@@ -107,6 +112,33 @@ static const opt_spec specs[] = {
     {"--log-level", K_LOGLEVEL, F_LOGLEVEL, "{error,warn,info,debug}",
      "stderr verbosity (default: info)"},
     {"--quiet", K_QUIET, F_QUIET, NULL, "only warnings and errors on stderr"},
+    {"--percentiles", K_PCTS, F_PCTS, "P[,P...]",
+     "add table columns with these percentiles of e2e_ttft (pp rows) and itl (tg rows), e.g. "
+     "50,95,99 (at most 8)"},
+    {"--request-rate", K_NUM, F_RATE, "R",
+     "open-loop load: requests arrive at R per second (gamma gaps, see --burstiness); 'inf' "
+     "sends them all at once. Needs --num-requests or --duration"},
+    {"--burstiness", K_NUM, F_BURST, "K",
+     "gamma shape of the --request-rate gaps: 1 = Poisson (default), < 1 burstier, > 1 more "
+     "regular"},
+    {"--max-concurrency", K_NUM, F_MAXCONC, "N",
+     "with --request-rate: at most N requests in flight (default: no limit)"},
+    {"--duration", K_NUM, F_DURATION, "SECONDS",
+     "keep sending for SECONDS per run: closed loop with c users busy (--concurrency), or the "
+     "--request-rate schedule"},
+    {"--num-requests", K_NUM, F_NUMREQ, "N",
+     "requests per run: closed loop with c users (--concurrency), or the --request-rate "
+     "schedule"},
+    {"--slo", K_STR, F_SLO, "SPEC",
+     "service-level objectives, e.g. 'ttft_p95_ms<=500,tg_req_p50>=40,error_rate<=0.01' "
+     "(docs/tokbench-load.md lists the names)"},
+    {"--ci", K_TRUE, F_CI, NULL,
+     "exit with status 3 after the report when an --slo objective is breached"},
+    {"--tg-tolerance", K_NUM, F_TGTOL, "F",
+     "depth sweep recommendation: largest depth whose tg is within F of the smallest depth's "
+     "(default: 0.15)"},
+    {"--monitor-pid", K_NUM, F_MONPID, "PID",
+     "sample the RSS of local process PID and the swap-out counter (Linux /proc) per test"},
     {"--help", K_HELP, F_HELP, NULL, "show this help and exit"},
     {"--version", K_VERSION, F_VERSION, NULL, "print the version and exit"},
 };
@@ -127,7 +159,8 @@ void cli_print_help(FILE *out)
                 s->metavar ? s->metavar : "", s->help);
     }
     fprintf(out, "\nExit status: 0 ok; 1 failed warm-up, coherence check, or a failure under\n"
-                 "--exit-on-first-fail; 2 bad usage. The report goes to stdout, logs to stderr.\n");
+                 "--exit-on-first-fail; 2 bad usage; 3 an --slo objective breached under --ci;\n"
+                 "130/143 interrupted (partial report). The report goes to stdout, logs to stderr.\n");
 }
 
 static void list_set(cli_int_list *l, const int *v, size_t n)
@@ -222,6 +255,8 @@ static void options_init(cli_options *o)
     o->seed = CLI_DEFAULT_SEED;
     o->timeout_s = CLI_DEFAULT_TIMEOUT_S;
     o->log_level = LOG_INFO;
+    o->burstiness = 1.0;
+    o->tg_tolerance = 0.15;
 }
 
 void cli_options_free(cli_options *o)
@@ -240,6 +275,8 @@ void cli_options_free(cli_options *o)
     free(o->save_result);
     free(o->emit_progress);
     cJSON_Delete(o->extra_body);
+    free(o->percentiles);
+    free(o->slo);
     memset(o, 0, sizeof *o);
 }
 
@@ -351,6 +388,7 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
         case F_EXIT_FAIL: o->exit_on_first_fail = v; break;
         case F_NO_RESULTS: o->no_results_on_fail = v; break;
         case F_EXACT_TG: o->exact_tg = v; break;
+        case F_CI: o->ci = v; break;
         default: break;
         }
         return CLI_OK;
@@ -366,6 +404,7 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
         case F_BOOK: set_str(&o->book_url, value); break;
         case F_SAVE: set_str(&o->save_result, value); break;
         case F_PROGRESS: set_str(&o->emit_progress, value); break;
+        case F_SLO: set_str(&o->slo, value); break;
         default: break;
         }
         return CLI_OK;
@@ -491,6 +530,72 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
     case K_QUIET:
         o->log_level = LOG_WARN;
         return CLI_OK;
+    case K_NUM: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        bool bad = end == value || *end || errno || isnan(v);
+        bool integer = s->field == F_MAXCONC || s->field == F_NUMREQ || s->field == F_MONPID;
+        if (!bad && integer)
+            bad = v != floor(v) || v < 1 || v > 2147483647.0;
+        else if (!bad && s->field == F_RATE)
+            bad = !(v > 0);
+        else if (!bad && s->field == F_TGTOL)
+            bad = !(v >= 0 && v < 1);
+        else if (!bad)
+            bad = !(v > 0) || isinf(v);
+        if (bad) {
+            snprintf(err, errlen, "argument %s: invalid value '%s'%s", s->name, value,
+                     integer                  ? " (a positive integer)"
+                     : s->field == F_RATE     ? " (a positive number or inf)"
+                     : s->field == F_TGTOL    ? " (a fraction in [0, 1))"
+                                              : " (a positive number)");
+            return CLI_USAGE;
+        }
+        switch (s->field) {
+        case F_RATE: o->request_rate = v; break;
+        case F_BURST: o->burstiness = v; break;
+        case F_MAXCONC: o->max_concurrency = (int)v; break;
+        case F_DURATION: o->duration_s = v; break;
+        case F_NUMREQ: o->num_requests = (int)v; break;
+        case F_TGTOL: o->tg_tolerance = v; break;
+        case F_MONPID: o->monitor_pid = (long)v; break;
+        default: break;
+        }
+        return CLI_OK;
+    }
+    case K_PCTS: {
+        free(o->percentiles);
+        o->percentiles = NULL;
+        o->n_percentiles = 0;
+        char *copy = xstrdup(value), *save = NULL;
+        int rc = CLI_OK;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            char *end;
+            errno = 0;
+            double p = strtod(t, &end);
+            if (end == t || *end || errno || !(p >= 0 && p <= 100)) {
+                snprintf(err, errlen, "argument --percentiles: '%s' is not a number in [0, 100]",
+                         t);
+                rc = CLI_USAGE;
+                break;
+            }
+            if (o->n_percentiles == CLI_MAX_PERCENTILES) {
+                snprintf(err, errlen, "argument --percentiles: at most %d values",
+                         CLI_MAX_PERCENTILES);
+                rc = CLI_USAGE;
+                break;
+            }
+            o->percentiles = xrealloc(o->percentiles, (o->n_percentiles + 1) * sizeof(double));
+            o->percentiles[o->n_percentiles++] = p;
+        }
+        free(copy);
+        if (rc == CLI_OK && o->n_percentiles == 0) {
+            snprintf(err, errlen, "argument --percentiles: expected at least one value");
+            rc = CLI_USAGE;
+        }
+        return rc;
+    }
     case K_HELP:
         cli_print_help(out);
         return CLI_EXIT;
@@ -555,5 +660,41 @@ int cli_parse(int argc, char **argv, cli_options *o, FILE *out, char *err, size_
     }
     if (o->no_results_on_fail)
         o->exit_on_first_fail = true;
+    if (o->slo) {
+        slo_set set;
+        char sub[400];
+        if (slo_parse(o->slo, &set, sub, sizeof sub)) {
+            snprintf(err, errlen, "argument %s", sub);
+            return CLI_USAGE;
+        }
+        slo_set_free(&set);
+    }
+    if (o->ci && !o->slo) {
+        snprintf(err, errlen, "argument --ci: needs --slo");
+        return CLI_USAGE;
+    }
+    if (o->request_rate > 0 && !o->num_requests && !(o->duration_s > 0)) {
+        snprintf(err, errlen, "argument --request-rate: needs --num-requests or --duration");
+        return CLI_USAGE;
+    }
+    if (isinf(o->request_rate) && !o->num_requests) {
+        snprintf(err, errlen, "argument --request-rate inf: needs --num-requests");
+        return CLI_USAGE;
+    }
+    if (o->request_rate > 0 && (o->concurrency.n != 1 || o->concurrency.v[0] != 1)) {
+        snprintf(err, errlen,
+                 "--concurrency does not apply with --request-rate: use --max-concurrency");
+        return CLI_USAGE;
+    }
+    if (o->max_concurrency && !(o->request_rate > 0)) {
+        snprintf(err, errlen, "argument --max-concurrency: needs --request-rate (closed loops use "
+                              "--concurrency)");
+        return CLI_USAGE;
+    }
+    if ((o->request_rate > 0 || o->duration_s > 0 || o->num_requests) &&
+        o->enable_prefix_caching) {
+        snprintf(err, errlen, "--enable-prefix-caching is not supported in the load modes");
+        return CLI_USAGE;
+    }
     return CLI_OK;
 }

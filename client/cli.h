@@ -54,16 +54,30 @@ typedef struct cli_options {
     uint64_t seed;
     double timeout_s;        /* a request fails after this long without a byte */
     int log_level;           /* enum log_level */
+    /* Load modes, percentiles, gates, monitoring (docs/tokbench-load.md). */
+    double *percentiles;     /* --percentiles: extra table columns (owned) */
+    size_t n_percentiles;
+    double request_rate;     /* --request-rate: 0 = not set; INFINITY = all at once */
+    double burstiness;       /* gamma shape of the gaps; 1 = Poisson */
+    int max_concurrency;     /* in-flight cap in --request-rate mode; 0 = none */
+    double duration_s;       /* --duration: 0 = not set */
+    int num_requests;        /* --num-requests: 0 = not set */
+    char *slo;               /* --slo spec (checked here, evaluated by the runner) */
+    bool ci;                 /* --ci: exit 3 when an objective is breached */
+    double tg_tolerance;     /* depth recommendation tolerance (0.15) */
+    long monitor_pid;        /* --monitor-pid: 0 = none */
 } cli_options;
 
 enum {
     CLI_OK = 0,    /* run the benchmark */
     CLI_EXIT = 1,  /* --help or --version was printed: exit 0 */
     CLI_USAGE = 2, /* bad usage: message in err, exit 2 */
+    CLI_SLO_BREACH = 3, /* exit status under --ci when an objective is breached */
 };
 
 #define CLI_DEFAULT_SEED UINT64_C(1661)
 #define CLI_DEFAULT_TIMEOUT_S 600.0
+#define CLI_MAX_PERCENTILES 8
 
 /* Parses argv into opts (initialized by this call; release with
  * cli_options_free in every case). --help and --version print to out.

@@ -21,6 +21,7 @@ struct driver {
     struct curl_slist *headers;
     long low_speed_time_s;
     bool token_ids_refused;
+    volatile sig_atomic_t *stop;
 };
 
 /* One transfer in flight: a streaming job or a plain fetch. */
@@ -65,6 +66,7 @@ driver *driver_new(const driver_config *cfg, char *err, size_t errlen)
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, maxconn);
     double t = cfg->timeout_s > 0 ? cfg->timeout_s : 600.0;
     d->low_speed_time_s = (long)ceil(t);
+    d->stop = cfg->stop;
     if (d->low_speed_time_s < 1)
         d->low_speed_time_s = 1;
 
@@ -262,6 +264,26 @@ static int finish_stream(driver *d, xfer *x, CURLcode rc, int64_t now)
     return 0;
 }
 
+static bool stopping(const driver *d)
+{
+    return d->stop && *d->stop;
+}
+
+/* Abandons a transfer in flight (interrupt). */
+static void abandon(driver *d, xfer *x, int64_t now)
+{
+    if (x->easy) {
+        curl_multi_remove_handle(d->multi, x->easy);
+        curl_easy_cleanup(x->easy);
+        x->easy = NULL;
+    }
+    if (x->job && !x->job->req->error) {
+        request_set_error(x->job->req, "interrupted");
+        x->job->req->end_ns = now;
+    }
+    x->done = true;
+}
+
 /* Drives the multi handle until every transfer in xs is done. */
 static int run_loop(driver *d, xfer *xs, size_t n, CURLcode *codes)
 {
@@ -270,6 +292,14 @@ static int run_loop(driver *d, xfer *xs, size_t n, CURLcode *codes)
         remaining += !xs[i].done;
     int rc = 0;
     while (remaining > 0) {
+        /* Plain fetches are short and finish; streams are abandoned. */
+        if (stopping(d) && n > 0 && xs[0].job) {
+            int64_t now = clock_now_ns();
+            for (size_t i = 0; i < n; i++)
+                if (!xs[i].done)
+                    abandon(d, &xs[i], now);
+            break;
+        }
         int running = 0;
         CURLMcode mc = curl_multi_perform(d->multi, &running);
         if (mc != CURLM_OK) {
@@ -389,4 +419,118 @@ int driver_fetch(driver *d, const char *url, const char *body, size_t max_body, 
     }
     *status = x.status;
     return 0;
+}
+
+/* ---- load modes ---- */
+
+int driver_run_feed(driver *d, const driver_feed *feed, size_t max_in_flight,
+                    const driver_hooks *hooks)
+{
+    size_t cap = 64, n_live = 0;
+    xfer **live = xcalloc(cap, sizeof *live);
+    driver_job *pending = NULL;
+    int64_t due = 0;
+    bool exhausted = false;
+    int rc = 0;
+    for (;;) {
+        int64_t now = clock_now_ns();
+        if (stopping(d)) {
+            for (size_t i = 0; i < n_live; i++)
+                abandon(d, live[i], now);
+            break;
+        }
+        /* Start every job that is due, up to the in-flight limit. */
+        while (!exhausted && (max_in_flight == 0 || n_live < max_in_flight)) {
+            if (!pending && !feed->next(feed->ctx, now, &pending, &due)) {
+                exhausted = true;
+                break;
+            }
+            if (due > now)
+                break;
+            xfer *x = xcalloc(1, sizeof *x);
+            x->d = d;
+            x->job = pending;
+            x->hooks = hooks;
+            buf_init(&x->err_body, ERROR_BODY_MAX + 1);
+            pending = NULL;
+            if (add_xfer(d, x, x->job->url, x->job->body)) {
+                request_set_error(x->job->req, "cannot start the request (libcurl)");
+                x->job->req->end_ns = now;
+                if (hooks && hooks->on_done)
+                    hooks->on_done(hooks->ctx, x->job);
+                buf_free(&x->err_body);
+                free(x);
+                continue;
+            }
+            if (n_live == cap) {
+                cap *= 2;
+                live = xrealloc(live, cap * sizeof *live);
+            }
+            live[n_live++] = x;
+            now = clock_now_ns();
+        }
+        if (exhausted && n_live == 0)
+            break;
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(d->multi, &running);
+        if (mc != CURLM_OK) {
+            log_error("libcurl: %s", curl_multi_strerror(mc));
+            rc = -1;
+            break;
+        }
+        CURLMsg *msg;
+        int left;
+        bool freed = false;
+        while ((msg = curl_multi_info_read(d->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            freed = true;
+            int64_t t = clock_now_ns();
+            CURL *e = msg->easy_handle;
+            CURLcode result = msg->data.result;
+            xfer *x = NULL;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+            curl_multi_remove_handle(d->multi, e);
+            curl_easy_cleanup(e);
+            x->easy = NULL;
+            if (finish_stream(d, x, result, t))
+                continue; /* retried */
+            if (hooks && hooks->on_done)
+                hooks->on_done(hooks->ctx, x->job);
+            for (size_t i = 0; i < n_live; i++)
+                if (live[i] == x) {
+                    live[i] = live[--n_live];
+                    break;
+                }
+            buf_free(&x->err_body);
+            free(x);
+        }
+        /* A slot came free: refill it before sleeping. */
+        if (freed && !exhausted)
+            continue;
+        /* Sleep in the poll until data arrives or the next job is due. */
+        int timeout_ms = 1000;
+        if (pending && (max_in_flight == 0 || n_live < max_in_flight)) {
+            int64_t wait = pending ? due - clock_now_ns() : 0;
+            timeout_ms = wait <= 0 ? 0 : (int)((wait + 999999) / 1000000);
+            if (timeout_ms > 1000)
+                timeout_ms = 1000;
+        }
+        if (timeout_ms > 0 || n_live > 0) {
+            mc = curl_multi_poll(d->multi, NULL, 0, timeout_ms, NULL);
+            if (mc != CURLM_OK) {
+                log_error("libcurl: %s", curl_multi_strerror(mc));
+                rc = -1;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n_live; i++) {
+        if (live[i]->easy)
+            abandon(d, live[i], clock_now_ns());
+        buf_free(&live[i]->err_body);
+        free(live[i]);
+    }
+    free(live);
+    return rc;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "client/request.h"
@@ -22,6 +23,10 @@ typedef struct driver_config {
     const char *api_key;  /* NULL, "" or "EMPTY" = no Authorization header */
     double timeout_s;     /* a transfer fails after this long without a byte */
     int max_connections;  /* size of the connection cache (>= the largest burst) */
+    /* Optional (may be NULL): set non-zero by a signal handler to stop. The
+     * loops then abandon the transfers in flight, fail them with
+     * "interrupted" and return. */
+    volatile sig_atomic_t *stop;
 } driver_config;
 
 /* Returns a new driver (free with driver_free), or NULL with err set. */
@@ -55,6 +60,21 @@ typedef struct driver_hooks {
  * Returns when all have finished; failures are in each req->error (non-2xx:
  * "HTTP <status>: <body excerpt>"). Returns 0, or -1 on an internal error. */
 int driver_run_burst(driver *d, driver_job *jobs, size_t n, const driver_hooks *hooks);
+
+/* Load modes: requests come from a feed instead of a fixed burst. Whenever
+ * fewer than max_in_flight transfers run (0 = no limit), the driver asks
+ * next() for the following job and its intended start due_ns (absolute
+ * CLOCK_MONOTONIC; 0 = now), waits until then, and starts it (start_ns is
+ * the actual time, taken as in a burst). next() returns 1 with a job, or 0
+ * when the feed is exhausted; it may return 0 now and never be asked again.
+ * Returns when the feed is exhausted and every transfer has finished: 0, or
+ * -1 on an internal error. */
+typedef struct driver_feed {
+    int (*next)(void *ctx, int64_t now_ns, driver_job **job, int64_t *due_ns);
+    void *ctx;
+} driver_feed;
+int driver_run_feed(driver *d, const driver_feed *feed, size_t max_in_flight,
+                    const driver_hooks *hooks);
 
 /* True once a server refused return_token_ids during this driver's life. */
 bool driver_token_ids_refused(const driver *d);

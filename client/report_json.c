@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "../common/buf.h"
 #include "report.h"
 
@@ -248,6 +250,43 @@ static void j_series(jw *w, const char *key, const results_series *s)
     close_c(w, "]");
 }
 
+/* Prints the items of an extras object (results_run.extra, meta_extra):
+ * raw items verbatim (preformatted floats), other numbers as integers. */
+static void j_cjson_items(jw *w, const cJSON *obj);
+
+static void j_cjson(jw *w, const char *key, const cJSON *v)
+{
+    if (w->depth >= 60 || cJSON_IsNull(v) || cJSON_IsInvalid(v)) {
+        j_raw(w, key, "null");
+    } else if (cJSON_IsRaw(v)) {
+        j_raw(w, key, v->valuestring);
+    } else if (cJSON_IsBool(v)) {
+        j_raw(w, key, cJSON_IsTrue(v) ? "true" : "false");
+    } else if (cJSON_IsNumber(v)) {
+        if (fabs(v->valuedouble) < 9e15 && v->valuedouble == (double)(long long)v->valuedouble)
+            j_int(w, key, (long long)v->valuedouble);
+        else
+            j_num(w, key, v->valuedouble);
+    } else if (cJSON_IsString(v)) {
+        j_str(w, key, v->valuestring);
+    } else if (cJSON_IsArray(v)) {
+        open_c(w, key, "[");
+        const cJSON *it;
+        cJSON_ArrayForEach(it, v) j_cjson(w, NULL, it);
+        close_c(w, "]");
+    } else {
+        open_c(w, key, "{");
+        j_cjson_items(w, v);
+        close_c(w, "}");
+    }
+}
+
+static void j_cjson_items(jw *w, const cJSON *obj)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) j_cjson(w, it->string, it);
+}
+
 static void j_run(jw *w, const results_run *run)
 {
     open_c(w, NULL, "{");
@@ -323,6 +362,8 @@ static void j_run(jw *w, const results_run *run)
         close_c(w, "}");
     }
     close_c(w, "]");
+    if (run->extra)
+        j_cjson_items(w, run->extra);
     close_c(w, "}");
 }
 
@@ -345,6 +386,8 @@ static void render(const results *r, buf *out)
     close_c(&w, "]");
     if (r->version && r->prompt_count_source)
         j_str(&w, "prompt_count_source", r->prompt_count_source);
+    if (r->meta_extra)
+        j_cjson_items(&w, r->meta_extra);
     close_c(&w, "}");
 }
 

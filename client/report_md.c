@@ -1,5 +1,6 @@
 /* The markdown table, byte-compatible with llama-benchy's
  * tabulate(tablefmt="pipe", colalign=(left, right, ...)). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,9 @@
 #include "../common/xalloc.h"
 #include "report.h"
 
-#define MD_MAX_COLS 9
+/* llama-benchy's 9 columns plus two per --percentiles entry. */
+#define MD_MAX_PCT 8
+#define MD_MAX_COLS (9 + 2 * MD_MAX_PCT)
 
 static const char NO_RESULTS[] = "No results collected. Check if the model is generating tokens.";
 
@@ -70,6 +73,26 @@ static void add_row(md_table *t, const results *r, const results_run *run, int k
         cell_metric(row[c++], 512, peak_req);
     for (int i = 0; i < 3; i++)
         cell_metric(row[c++], 512, lat[i]);
+    /* --percentiles: e2e_ttft on pp rows, itl on tg rows. */
+    size_t np = r->n_percentiles < MD_MAX_PCT ? r->n_percentiles : MD_MAX_PCT;
+    for (size_t k = 0; k < np; k++) {
+        const double *v = kind == 0 ? run->pct_e2e_ttft_ms : NULL;
+        if (v && !isnan(v[k]))
+            snprintf(row[c], 512, "%.2f", v[k]);
+        c++;
+    }
+    for (size_t k = 0; k < np; k++) {
+        const double *v = kind == 1 ? run->pct_itl_ms : NULL;
+        if (v && !isnan(v[k]))
+            snprintf(row[c], 512, "%.2f", v[k]);
+        c++;
+    }
+}
+
+/* Header of a percentile column, e.g. "e2e_ttft p95 (ms)", "itl p99.9 (ms)". */
+static void pct_header(char *out, size_t size, const char *metric, double p)
+{
+    snprintf(out, size, "%s p%g (ms)", metric, p);
 }
 
 /* Builds the whole report text into out (no final newline). */
@@ -92,8 +115,18 @@ static void render(const results *r, buf *out)
                                "e2e_ttft (ms)"};
     const char *headers_n[] = {"model", "test", "t/s (total)", "t/s (req)", "peak t/s",
                                "peak t/s (req)", "ttfr (ms)", "est_ppt (ms)", "e2e_ttft (ms)"};
-    const char **headers = multi ? headers_n : headers_1;
+    const char *headers[MD_MAX_COLS];
     size_t n_cols = multi ? 9 : 7;
+    for (size_t c = 0; c < n_cols; c++)
+        headers[c] = multi ? headers_n[c] : headers_1[c];
+    char pct_names[2 * MD_MAX_PCT][64];
+    size_t np = r->n_percentiles < MD_MAX_PCT ? r->n_percentiles : MD_MAX_PCT;
+    for (size_t k = 0; k < np; k++) {
+        pct_header(pct_names[k], sizeof pct_names[k], "e2e_ttft", r->percentiles[k]);
+        pct_header(pct_names[np + k], sizeof pct_names[np + k], "itl", r->percentiles[k]);
+    }
+    for (size_t k = 0; k < 2 * np; k++)
+        headers[n_cols++] = pct_names[k];
     size_t widths[MD_MAX_COLS];
     for (size_t c = 0; c < n_cols; c++) {
         widths[c] = width_of(headers[c]) + 2; /* tabulate's MIN_PADDING */

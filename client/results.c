@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "../common/xalloc.h"
 #include "metrics.h"
 #include "stats.h"
@@ -84,6 +86,9 @@ static void run_free(results_run *run)
     }
     free(run->requests);
     free(run->prompt_count_source);
+    cJSON_Delete(run->extra);
+    free(run->pct_e2e_ttft_ms);
+    free(run->pct_itl_ms);
 }
 
 void results_free(results *r)
@@ -97,6 +102,8 @@ void results_free(results *r)
     free(r->model);
     free(r->prompt_count_source);
     free(r->row_model);
+    cJSON_Delete(r->meta_extra);
+    free(r->percentiles);
     results_init(r);
 }
 

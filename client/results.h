@@ -94,6 +94,15 @@ typedef struct results_run {
     int early_role_chunks;          /* requests where the early-role rule applied */
     results_request *requests;
     size_t n_request_records;
+    /* Added by the runner after the cell (load figures, SLO, monitor):
+     * an owned cJSON object or NULL, printed after every other key of the
+     * run. Numbers that must print as floats are cJSON raw items holding
+     * report_pyfloat text. */
+    struct cJSON *extra;
+    /* Values of the --percentiles table columns, one per results.percentiles
+     * entry (owned, NAN = empty cell): e2e_ttft (ms) on the pp row and
+     * itl (ms) on the tg row. */
+    double *pct_e2e_ttft_ms, *pct_itl_ms;
 } results_run;
 
 /* llama-benchy BenchmarkMetadata plus extras. */
@@ -115,6 +124,12 @@ typedef struct results {
     bool prefix_caching_enabled;
     int max_concurrency;
     char *row_model;                /* model of the first cell added; rows use it */
+    /* Extras set by the runner (NULL/0 = none): metadata keys printed after
+     * llama-benchy's (owned cJSON object, same rules as results_run.extra),
+     * and the percentiles shown as extra markdown columns. */
+    struct cJSON *meta_extra;
+    double *percentiles;
+    size_t n_percentiles;
     results_run *runs;
     size_t n_runs, cap_runs;
 } results;

@@ -1,6 +1,8 @@
 #include "client/runner.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +15,19 @@
 
 #include <cjson/cJSON.h>
 
+#include "client/arrivals.h"
+#include "client/capacity.h"
 #include "client/corpus.h"
 #include "client/driver.h"
+#include "client/metrics.h"
+#include "client/monitor.h"
 #include "client/progress.h"
 #include "client/prompts.h"
 #include "client/report.h"
 #include "client/request.h"
 #include "client/results.h"
+#include "client/slo.h"
+#include "client/stats.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -39,6 +47,20 @@ typedef struct track {
     bool sent_first_response, sent_first_token;
 } track;
 
+/* What a cell measured beyond results.c's metrics (load figures). */
+typedef struct cell_acc {
+    double span_s;          /* measured wall time: bursts' or scenarios' spans */
+    int n_ok, n_err, n_good;
+    stats e2el_ms;          /* request latency, actual send to last byte */
+    stats lag_ms;           /* dispatch lag: actual - intended send time */
+    stats ttft_intended_ms; /* first token - intended send time */
+    stats e2el_intended_ms; /* end - intended send time */
+    bool load_mode;
+    bool have_mon;
+    int64_t mon_rss_max_kb, mon_hwm_kb, mon_swp0, mon_swp1;
+    int64_t mon_last_ns;
+} cell_acc;
+
 typedef struct suite {
     const cli_options *o;
     corpus corp;
@@ -56,7 +78,13 @@ typedef struct suite {
     bool warned_wrap;
     bool token_ids_off;
     int failed_requests;
+    slo_set slo;
+    cell_acc *acc;    /* the cell being run */
+    char **answer_lines; /* sweep answers and SLO verdicts, printed after the md footer */
+    size_t n_answer_lines;
 } suite;
+
+static void answer(suite *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- request bodies ---- */
 
@@ -352,9 +380,31 @@ static int64_t measure_latency(suite *s)
 
 /* ---- progress hooks ---- */
 
+static void monitor_update(suite *s, int64_t now_ns, bool force)
+{
+    cell_acc *a = s->acc;
+    if (!s->o->monitor_pid || !a)
+        return;
+    if (!force && a->have_mon && now_ns - a->mon_last_ns < 100 * CLOCK_NS_PER_MS)
+        return;
+    monitor_sample_t m;
+    monitor_sample(s->o->monitor_pid, &m);
+    a->mon_last_ns = now_ns;
+    if (!a->have_mon) {
+        a->have_mon = true;
+        a->mon_rss_max_kb = m.rss_kb;
+        a->mon_swp0 = m.pswpout;
+    }
+    if (m.rss_kb > a->mon_rss_max_kb)
+        a->mon_rss_max_kb = m.rss_kb;
+    a->mon_hwm_kb = m.hwm_kb;
+    a->mon_swp1 = m.pswpout;
+}
+
 static void hook_data(void *ctx, driver_job *j, int64_t now_ns)
 {
     suite *s = ctx;
+    monitor_update(s, now_ns, false);
     track *t = j->user;
     tb_request *r = j->req;
     if (!s->prog || t->id < 0)
@@ -452,6 +502,134 @@ static int run_batch(suite *s, const batch_desc *bd, buf *contexts, buf *prompts
     return rc ? -1 : failed;
 }
 
+/* Adds n finished requests to the cell's load figures. due_ns (may be NULL)
+ * holds each request's intended send time; span_ns is the wall time the
+ * batch or scenario took. */
+static void account(suite *s, const tb_request *const *reqs, const int64_t *due_ns, size_t n,
+                    int64_t span_ns, int expected_pp)
+{
+    cell_acc *a = s->acc;
+    a->span_s += (double)span_ns / 1e9;
+    for (size_t i = 0; i < n; i++) {
+        const tb_request *r = reqs[i];
+        if (due_ns) {
+            stats_add(&a->lag_ms, (double)(r->start_ns - due_ns[i]) / 1e6);
+            if (!r->error && r->first_token_ns)
+                stats_add(&a->ttft_intended_ms, (double)(r->first_token_ns - due_ns[i]) / 1e6);
+            if (!r->error)
+                stats_add(&a->e2el_intended_ms, (double)(r->end_ns - due_ns[i]) / 1e6);
+        }
+        if (r->error) {
+            a->n_err++;
+            continue;
+        }
+        a->n_ok++;
+        stats_add(&a->e2el_ms, (double)(r->end_ns - r->start_ns) / 1e6);
+        if (s->slo.n) {
+            metrics_request m;
+            metrics_request_compute(r, s->latency_ns, expected_pp, &m);
+            slo_request_values v = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+            if (r->first_token_ns) {
+                v.e2e_ttft_ms = m.e2e_ttft_s * 1e3;
+                v.ttft_ms = m.ttft_s * 1e3;
+                v.est_ppt_ms = m.est_ppt_s * 1e3;
+            }
+            if (r->first_response_ns)
+                v.ttfr_ms = m.ttfr_s * 1e3;
+            v.e2el_ms = (double)(r->end_ns - r->start_ns) / 1e6;
+            if (m.tg_tps > 0)
+                v.tg_tps = m.tg_tps;
+            if (m.pp_tps > 0)
+                v.pp_tps = m.pp_tps;
+            a->n_good += slo_request_ok(&s->slo, &v);
+        }
+    }
+}
+
+static cJSON *raw_float(double v)
+{
+    char t[64];
+    report_pyfloat(v, t, sizeof t);
+    return cJSON_CreateRaw(t);
+}
+
+/* {mean, p50, p90, p95, p99, max, values} of a sample in ms, or null. */
+static cJSON *summary(const stats *st)
+{
+    if (st->n == 0)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "mean", raw_float(stats_mean(st->values, st->n)));
+    static const double P[] = {50, 90, 95, 99};
+    static const char *const K[] = {"p50", "p90", "p95", "p99"};
+    for (int i = 0; i < 4; i++)
+        cJSON_AddItemToObject(o, K[i], raw_float(stats_percentile(st->values, st->n, P[i])));
+    cJSON_AddItemToObject(o, "max", raw_float(stats_percentile(st->values, st->n, 100)));
+    cJSON *vals = cJSON_AddArrayToObject(o, "values");
+    for (size_t i = 0; i < st->n; i++)
+        cJSON_AddItemToArray(vals, raw_float(st->values[i]));
+    return o;
+}
+
+static cJSON *opt_kb(int64_t v)
+{
+    return v < 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)v);
+}
+
+/* Attaches the cell's load figures to run (the last results_run added). */
+static void attach_extras(suite *s, results_run *run, const char *mode)
+{
+    cell_acc *a = s->acc;
+    cJSON *x = cJSON_CreateObject();
+    int total = a->n_ok + a->n_err;
+    cJSON_AddStringToObject(x, "load_mode", mode);
+    cJSON_AddItemToObject(x, "requests_per_second",
+                          a->span_s > 0 ? raw_float(a->n_ok / a->span_s) : cJSON_CreateNull());
+    cJSON_AddItemToObject(x, "error_rate",
+                          total ? raw_float((double)a->n_err / total) : cJSON_CreateNull());
+    cJSON_AddItemToObject(x, "goodput", s->slo.n && total ? raw_float((double)a->n_good / total)
+                                                          : cJSON_CreateNull());
+    cJSON_AddItemToObject(x, "measured_s", raw_float(a->span_s));
+    cJSON_AddItemToObject(x, "e2el", summary(&a->e2el_ms));
+    if (a->load_mode) {
+        cJSON_AddItemToObject(x, "dispatch_lag", summary(&a->lag_ms));
+        cJSON_AddItemToObject(x, "e2e_ttft_from_intended", summary(&a->ttft_intended_ms));
+        cJSON_AddItemToObject(x, "e2el_from_intended", summary(&a->e2el_intended_ms));
+    }
+    if (s->o->monitor_pid) {
+        cJSON *m = cJSON_AddObjectToObject(x, "monitor");
+        cJSON_AddNumberToObject(m, "pid", (double)s->o->monitor_pid);
+        cJSON_AddItemToObject(m, "peak_rss_kb", opt_kb(a->have_mon ? a->mon_rss_max_kb : -1));
+        cJSON_AddItemToObject(m, "vm_hwm_kb", opt_kb(a->have_mon ? a->mon_hwm_kb : -1));
+        cJSON_AddItemToObject(m, "pswpout_pages",
+                              opt_kb(a->have_mon && a->mon_swp0 >= 0 && a->mon_swp1 >= 0
+                                         ? a->mon_swp1 - a->mon_swp0
+                                         : -1));
+    }
+    run->extra = x;
+    size_t np = s->o->n_percentiles;
+    if (np) {
+        run->pct_e2e_ttft_ms = xmalloc(np * sizeof(double));
+        run->pct_itl_ms = xmalloc(np * sizeof(double));
+        for (size_t k = 0; k < np; k++) {
+            double p = s->o->percentiles[k];
+            run->pct_e2e_ttft_ms[k] = run->e2e_ttft.present
+                                          ? stats_percentile(run->e2e_ttft.values, run->e2e_ttft.n, p)
+                                          : NAN;
+            run->pct_itl_ms[k] =
+                run->itl.present ? stats_percentile(run->itl.values, run->itl.n, p) : NAN;
+        }
+    }
+}
+
+static void acc_free(cell_acc *a)
+{
+    stats_free(&a->e2el_ms);
+    stats_free(&a->lag_ms);
+    stats_free(&a->ttft_intended_ms);
+    stats_free(&a->e2el_intended_ms);
+}
+
 static void clear_requests(tb_request *reqs, int n)
 {
     for (int i = 0; i < n; i++)
@@ -481,12 +659,209 @@ static void post_run(const char *cmd)
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, cmd);
 }
 
+/* The signal that asked to stop (SIGINT or SIGTERM), 0 while running. The
+ * driver loops watch it; a second SIGINT exits at once. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    if (interrupted && sig == SIGINT)
+        _exit(130);
+    interrupted = sig;
+}
+
+/* ---- load modes ---- */
+
+#define LOAD_POOL_MAX 64
+
+typedef struct load_feed {
+    suite *s;
+    const batch_desc *bd;
+    char **bodies, **alts;   /* the prompt pool, cycled */
+    size_t n_pool;
+    tb_request **reqs;       /* one per started request (owned) */
+    driver_job **jobs;
+    track **tracks;
+    int64_t *due;            /* intended send times (absolute) */
+    size_t n, cap;
+    int64_t t0, deadline_ns; /* deadline 0 = none */
+    size_t limit;            /* 0 = none */
+    int64_t *offsets;        /* open loop: arrival offsets from t0, NULL = closed loop */
+    size_t n_offsets;
+} load_feed;
+
+static int feed_next(void *ctx, int64_t now_ns, driver_job **job, int64_t *due_ns)
+{
+    load_feed *f = ctx;
+    if (f->limit && f->n >= f->limit)
+        return 0;
+    int64_t due = now_ns;
+    if (f->offsets) {
+        if (f->n >= f->n_offsets)
+            return 0;
+        due = f->t0 + f->offsets[f->n];
+        if (f->deadline_ns && due >= f->deadline_ns)
+            return 0;
+    } else if (f->deadline_ns && now_ns >= f->deadline_ns) {
+        return 0;
+    }
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 64;
+        f->reqs = xrealloc(f->reqs, f->cap * sizeof *f->reqs);
+        f->jobs = xrealloc(f->jobs, f->cap * sizeof *f->jobs);
+        f->tracks = xrealloc(f->tracks, f->cap * sizeof *f->tracks);
+        f->due = xrealloc(f->due, f->cap * sizeof *f->due);
+    }
+    size_t i = f->n++;
+    size_t k = i % f->n_pool;
+    f->reqs[i] = xcalloc(1, sizeof **f->reqs);
+    f->jobs[i] = xcalloc(1, sizeof **f->jobs);
+    f->tracks[i] = xcalloc(1, sizeof **f->tracks);
+    request_init(f->reqs[i]);
+    f->due[i] = due;
+    driver_job *j = f->jobs[i];
+    j->url = f->s->chat_url.data;
+    j->body = f->bodies[k];
+    j->alt_body = f->alts[k];
+    j->req = f->reqs[i];
+    j->user = f->tracks[i];
+    f->tracks[i]->id = -1;
+    const batch_desc *bd = f->bd;
+    if (bd->run_index >= 0 && f->s->prog) {
+        f->tracks[i]->id = f->s->next_request_id++;
+        progress_request_start(f->s->prog, now_ns, f->tracks[i]->id, f->s->model,
+                               f->s->o->base_url, bd->pp, bd->tg, bd->depth, bd->concurrency,
+                               bd->run_index);
+    }
+    *job = j;
+    *due_ns = due;
+    return 1;
+}
+
+/* Runs one load scenario (a measured or warm-up run of a load cell). The
+ * finished requests go to cell (when measured) as one batch. Returns the
+ * number of failed requests, or -1 on an internal error. */
+static int run_load(suite *s, const batch_desc *bd, int ctx_tokens, int pp_tokens,
+                    results_cell *cell, int expected_pp)
+{
+    const cli_options *o = s->o;
+    load_feed f;
+    memset(&f, 0, sizeof f);
+    f.s = s;
+    f.bd = bd;
+    f.limit = (size_t)o->num_requests;
+    size_t want = f.limit ? f.limit : (size_t)bd->concurrency * 2;
+    f.n_pool = want < LOAD_POOL_MAX ? want : LOAD_POOL_MAX;
+    if (f.n_pool < 1)
+        f.n_pool = 1;
+    f.bodies = xcalloc(f.n_pool, sizeof *f.bodies);
+    f.alts = xcalloc(f.n_pool, sizeof *f.alts);
+    int rc = 0;
+    bool with_ids = !s->token_ids_off;
+    buf ctx, prompt;
+    buf_init(&ctx, 0);
+    buf_init(&prompt, 0);
+    for (size_t k = 0; k < f.n_pool; k++) {
+        bool wrapped = false;
+        char err[512];
+        if (prompts_make(s->pr, ctx_tokens, pp_tokens, o->no_cache, &ctx, &prompt, &wrapped, err,
+                         sizeof err)) {
+            log_error("cannot build a prompt: %s", err);
+            rc = -1;
+            break;
+        }
+        if (wrapped && !s->warned_wrap) {
+            log_warn("depth %d + pp %d is longer than the corpus: the text wraps around "
+                     "(with a marker)",
+                     bd->depth, bd->pp);
+            s->warned_wrap = true;
+        }
+        f.bodies[k] = runner_request_body(o, s->served, ctx.data, prompt.data, bd->tg, with_ids);
+        if (with_ids)
+            f.alts[k] = runner_request_body(o, s->served, ctx.data, prompt.data, bd->tg, 0);
+    }
+    buf_free(&ctx);
+    buf_free(&prompt);
+    size_t in_flight = (size_t)bd->concurrency;
+    if (rc == 0 && o->request_rate > 0) {
+        in_flight = (size_t)o->max_concurrency;
+        f.n_offsets = f.limit ? f.limit : (size_t)ceil(o->request_rate * o->duration_s) * 2 + 64;
+        if (f.n_offsets > 1000000)
+            f.n_offsets = 1000000;
+        f.offsets = xmalloc(f.n_offsets * sizeof *f.offsets);
+        arrivals_config ac = {o->request_rate, o->burstiness,
+                              o->seed ^ (uint64_t)(bd->run_index + 2) * UINT64_C(0x9E3779B97F4A7C15)};
+        if (arrivals_schedule(&ac, f.offsets, f.n_offsets)) {
+            log_error("invalid arrival schedule parameters");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        f.t0 = clock_now_ns();
+        if (o->duration_s > 0)
+            f.deadline_ns = f.t0 + (int64_t)(o->duration_s * 1e9);
+        driver_feed feed = {feed_next, &f};
+        driver_hooks hooks = {hook_data, hook_done, s};
+        if (driver_run_feed(s->d, &feed, in_flight, &hooks))
+            rc = -1;
+        if (driver_token_ids_refused(s->d))
+            s->token_ids_off = true;
+    }
+    int failed = 0;
+    int64_t end = f.t0;
+    for (size_t i = 0; i < f.n; i++) {
+        if (f.reqs[i]->error) {
+            failed++;
+            if (failed <= 5)
+                log_warn("request failed: %s", f.reqs[i]->error);
+        }
+        if (f.reqs[i]->end_ns > end)
+            end = f.reqs[i]->end_ns;
+    }
+    if (failed > 5)
+        log_warn("%d requests failed in this run", failed);
+    if (rc == 0 && bd->run_index >= 0 && f.n > 0 && !interrupted) {
+        account(s, (const tb_request *const *)f.reqs, f.due, f.n, end - f.t0, expected_pp);
+        tb_request *flat = xmalloc(f.n * sizeof *flat);
+        for (size_t i = 0; i < f.n; i++)
+            flat[i] = *f.reqs[i];
+        results_cell_add_batch(cell, flat, f.n);
+        free(flat);
+    }
+    for (size_t i = 0; i < f.n; i++) {
+        request_clear(f.reqs[i]);
+        free(f.reqs[i]);
+        free(f.jobs[i]);
+        free(f.tracks[i]);
+    }
+    for (size_t k = 0; k < f.n_pool; k++) {
+        free(f.bodies[k]);
+        free(f.alts[k]);
+    }
+    free(f.bodies);
+    free(f.alts);
+    free(f.reqs);
+    free(f.jobs);
+    free(f.tracks);
+    free(f.due);
+    free(f.offsets);
+    return rc ? -1 : failed;
+}
+
+static bool load_mode(const cli_options *o)
+{
+    return o->request_rate > 0 || o->duration_s > 0 || o->num_requests > 0;
+}
+
+static const char *mode_name(const cli_options *o)
+{
+    if (o->request_rate > 0)
+        return isinf(o->request_rate) ? "request_rate_inf" : "request_rate";
+    if (o->duration_s > 0)
+        return "duration";
+    if (o->num_requests > 0)
+        return "num_requests";
+    return "burst";
 }
 
 /* Runs one cell; returns 0, 1 when the suite must stop (failure under
@@ -495,6 +870,8 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
 {
     const cli_options *o = s->o;
     bool two_phase = o->enable_prefix_caching && depth > 0;
+    if (o->request_rate > 0) /* the in-flight cap stands for the concurrency */
+        conc = o->max_concurrency ? o->max_concurrency : (o->num_requests ? o->num_requests : 1);
     log_info("running test: pp=%d, tg=%d, depth=%d, concurrency=%d", pp, tg, depth, conc);
     int cur_pp = pp, cur_depth = depth;
     if (o->adapt_prompt) {
@@ -531,6 +908,12 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
         buf_init(&contexts[i], 0);
         buf_init(&prompts_text[i], 0);
     }
+    cell_acc acc;
+    memset(&acc, 0, sizeof acc);
+    acc.load_mode = load_mode(o);
+    s->acc = &acc;
+    monitor_update(s, clock_now_ns(), true);
+    int batches_added = 0;
     int warm = o->no_warmup ? 0 : o->warmup_runs;
     int stop = 0;
     for (int run = 0; run < warm + o->runs && !stop; run++) {
@@ -544,6 +927,30 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
             log_info("  warm-up %d/%d (batch size %d)...", run + 1, warm, conc);
         else
             log_info("  run %d/%d (batch size %d)...", run_index + 1, o->runs, conc);
+        if (acc.load_mode) {
+            batch_desc lb = {pp, tg, depth, conc, run_index, false};
+            int failed = run_load(s, &lb, cur_depth > 0 ? cur_depth : 0, cur_pp, cell,
+                                  cp.expected_pp_tokens);
+            if (failed < 0) {
+                stop = -1;
+                break;
+            }
+            if (!is_warmup && !interrupted)
+                batches_added++;
+            s->failed_requests += failed;
+            if (interrupted) {
+                stop = 1;
+                break;
+            }
+            if (failed && o->exit_on_first_fail) {
+                log_error("stopping due to an error in a run");
+                stop = 1;
+                break;
+            }
+            if (o->post_run_cmd)
+                post_run(o->post_run_cmd);
+            continue;
+        }
         for (int i = 0; i < conc; i++) {
             bool wrapped = false;
             char err[512];
@@ -586,8 +993,24 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
             stop = -1;
             break;
         }
-        if (!is_warmup)
+        if (interrupted) {
+            /* A burst cut short is not a measurement. */
+            clear_requests(reqs, conc);
+            stop = 1;
+            break;
+        }
+        if (!is_warmup) {
             results_cell_add_batch(cell, reqs, (size_t)conc);
+            const tb_request *ptrs[conc];
+            int64_t lo = reqs[0].start_ns, hi = reqs[0].end_ns;
+            for (int i = 0; i < conc; i++) {
+                ptrs[i] = &reqs[i];
+                lo = reqs[i].start_ns < lo ? reqs[i].start_ns : lo;
+                hi = reqs[i].end_ns > hi ? reqs[i].end_ns : hi;
+            }
+            account(s, ptrs, NULL, (size_t)conc, hi - lo, cp.expected_pp_tokens);
+            batches_added++;
+        }
         s->failed_requests += failed;
         clear_requests(reqs, conc);
         if (failed && o->exit_on_first_fail) {
@@ -598,7 +1021,9 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
         if (o->post_run_cmd)
             post_run(o->post_run_cmd);
     }
-    if (stop) {
+    monitor_update(s, clock_now_ns(), true);
+    /* An interrupted cell keeps the runs that completed. */
+    if (stop && !(interrupted && stop > 0 && batches_added > 0)) {
         results_cell_free(cell);
         if (ctx_cell)
             results_cell_free(ctx_cell);
@@ -606,7 +1031,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
         if (ctx_cell)
             results_cell_finish(ctx_cell, &s->res);
         results_cell_finish(cell, &s->res);
+        attach_extras(s, &s->res.runs[s->res.n_runs - 1], mode_name(o));
     }
+    s->acc = NULL;
+    acc_free(&acc);
     for (int i = 0; i < conc; i++) {
         buf_free(&contexts[i]);
         buf_free(&prompts_text[i]);
@@ -632,8 +1060,17 @@ static int write_report(suite *s)
     const cli_options *o = s->o;
     FILE *console = (o->emit_progress && strcmp(o->emit_progress, "-") == 0) ? stderr : stdout;
     int rc = 0;
-    if (o->format == CLI_FORMAT_MD)
+    if (o->format == CLI_FORMAT_MD) {
         rc |= report_md(&s->res, console);
+        /* llama-benchy's footer; the version is a PEP 440 local version
+         * ("0.4.0+tokbench.0.1.0") so tools reading "llama-benchy (X)" still
+         * parse the release tokbench follows. */
+        fprintf(console, "\nllama-benchy (%s+tokbench.%s)\ndate: %s | latency mode: %s\n",
+                TOKBENCH_COMPAT_VERSION, TOKBENCH_VERSION, s->res.timestamp,
+                s->res.latency_mode);
+        for (size_t i = 0; i < s->n_answer_lines; i++)
+            fprintf(console, "%s%s\n", i ? "" : "\n", s->answer_lines[i]);
+    }
     if (o->save_result) {
         FILE *f = fopen(o->save_result, "w");
         if (!f) {
@@ -643,7 +1080,7 @@ static int write_report(suite *s)
         if (o->format == CLI_FORMAT_MD)
             rc |= report_md_file(&s->res, f);
         else if (o->format == CLI_FORMAT_JSON)
-            rc |= report_json(&s->res, f);
+            rc |= report_json_file(&s->res, f);
         else
             rc |= report_csv(&s->res, f);
         if (fclose(f))
@@ -664,7 +1101,7 @@ static void set_metadata(suite *s)
     char stamp[64];
     time_t secs = (time_t)(s->wall0_ns / 1000000000);
     struct tm tm;
-    gmtime_r(&secs, &tm);
+    localtime_r(&secs, &tm); /* llama-benchy: datetime.now() */
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
     const char *mode = s->o->latency_mode == CLI_LATENCY_API          ? "api"
                        : s->o->latency_mode == CLI_LATENCY_GENERATION ? "generation"
@@ -676,10 +1113,213 @@ static void set_metadata(suite *s)
         .latency_ms = (double)s->latency_ns / 1e6,
         .model = s->model,
         .prefix_caching_enabled = s->o->enable_prefix_caching,
-        .max_concurrency = max_of(&s->o->concurrency),
+        .max_concurrency = s->o->request_rate > 0
+                               ? (s->o->max_concurrency ? s->o->max_concurrency
+                                                        : (s->o->num_requests ? s->o->num_requests : 1))
+                               : max_of(&s->o->concurrency),
         .prompt_count_source = prompts_source_name(s->pr),
     };
     results_set_meta(&s->res, &m);
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "tokbench_version", TOKBENCH_VERSION);
+    cJSON_AddItemToObject(x, "prompt_wrapped", cJSON_CreateBool(s->warned_wrap));
+    cJSON_AddStringToObject(x, "load_mode", mode_name(s->o));
+    if (s->o->request_rate > 0) {
+        cJSON_AddItemToObject(x, "request_rate", isinf(s->o->request_rate)
+                                                     ? cJSON_CreateString("inf")
+                                                     : raw_float(s->o->request_rate));
+        cJSON_AddItemToObject(x, "burstiness", raw_float(s->o->burstiness));
+    }
+    cJSON_AddItemToObject(x, "duration_s",
+                          s->o->duration_s > 0 ? raw_float(s->o->duration_s) : cJSON_CreateNull());
+    if (s->o->num_requests)
+        cJSON_AddNumberToObject(x, "num_requests", s->o->num_requests);
+    else
+        cJSON_AddNullToObject(x, "num_requests");
+    s->res.meta_extra = x;
+    if (s->o->n_percentiles) {
+        s->res.percentiles = xmalloc(s->o->n_percentiles * sizeof(double));
+        memcpy(s->res.percentiles, s->o->percentiles, s->o->n_percentiles * sizeof(double));
+        s->res.n_percentiles = s->o->n_percentiles;
+    }
+}
+
+static void answer(suite *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf b;
+    buf_init(&b, 0);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    s->answer_lines = xrealloc(s->answer_lines, (s->n_answer_lines + 1) * sizeof(char *));
+    s->answer_lines[s->n_answer_lines++] = xstrdup(b.data ? b.data : "");
+    buf_free(&b);
+}
+
+/* e2el of a run's successful requests, ms (new array, count in *n). */
+static double *run_e2el(const results_run *run, size_t *n)
+{
+    double *v = xmalloc((run->n_request_records + 1) * sizeof *v);
+    *n = 0;
+    for (size_t i = 0; i < run->n_request_records; i++)
+        if (!run->requests[i].error)
+            v[(*n)++] = (double)(run->requests[i].end_ns - run->requests[i].start_ns) / 1e6;
+    return v;
+}
+
+/* The sweep answers: depth recommendation and cliffs per (pp, tg, c), the
+ * concurrency knee per (depth, pp, tg). */
+static void analyse(suite *s)
+{
+    const cli_options *o = s->o;
+    results *r = &s->res;
+    cJSON *sweeps = cJSON_CreateArray();
+    cJSON *knees = cJSON_CreateArray();
+    capacity_point *pts = xcalloc(r->n_runs + 1, sizeof *pts);
+    size_t *idx = xcalloc(r->n_runs + 1, sizeof *idx);
+    bool *cliff = xcalloc(r->n_runs + 1, sizeof *cliff);
+    for (int pass = 0; pass < 2; pass++) {
+        bool by_depth = pass == 0;
+        if ((by_depth ? o->depth.n : o->concurrency.n) < 2)
+            continue;
+        bool *seen = xcalloc(r->n_runs + 1, sizeof *seen);
+        for (size_t a = 0; a < r->n_runs; a++) {
+            const results_run *ra = &r->runs[a];
+            if (seen[a] || ra->is_context_prefill_phase)
+                continue;
+            size_t n = 0;
+            for (size_t b = a; b < r->n_runs; b++) {
+                const results_run *rb = &r->runs[b];
+                if (rb->is_context_prefill_phase || rb->prompt_size != ra->prompt_size ||
+                    rb->response_size != ra->response_size)
+                    continue;
+                if (by_depth ? rb->concurrency != ra->concurrency
+                             : rb->context_size != ra->context_size)
+                    continue;
+                seen[b] = true;
+                capacity_point *pt = &pts[n];
+                pt->x = by_depth ? rb->context_size : rb->concurrency;
+                pt->tg = rb->tg_throughput.present ? rb->tg_throughput.mean : NAN;
+                pt->failed = rb->n_errors > 0;
+                size_t ne = 0;
+                double *e = run_e2el(rb, &ne);
+                pt->p50 = ne ? stats_percentile(e, ne, 50) : NAN;
+                pt->p95 = ne ? stats_percentile(e, ne, 95) : NAN;
+                free(e);
+                idx[n++] = b;
+            }
+            if (n < 2)
+                continue;
+            if (by_depth) {
+                int best = capacity_recommend(pts, n, o->tg_tolerance, CAPACITY_DEFAULT_CLIFF,
+                                              cliff);
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddNumberToObject(j, "pp", ra->prompt_size);
+                cJSON_AddNumberToObject(j, "tg", ra->response_size);
+                cJSON_AddNumberToObject(j, "concurrency", ra->concurrency);
+                cJSON_AddItemToObject(j, "tolerance", raw_float(o->tg_tolerance));
+                if (best >= 0) {
+                    cJSON_AddNumberToObject(j, "recommended_depth", pts[best].x);
+                    answer(s,
+                           "Recommended max context (pp%d, tg%d, c%d): %.0f tokens (tg %.2f t/s, "
+                           "within %.0f%% of %.2f t/s at depth %.0f, no failures)",
+                           ra->prompt_size, ra->response_size, ra->concurrency, pts[best].x,
+                           pts[best].tg, o->tg_tolerance * 100, pts[0].tg, pts[0].x);
+                } else {
+                    cJSON_AddNullToObject(j, "recommended_depth");
+                    answer(s, "Recommended max context (pp%d, tg%d, c%d): none (no depth met "
+                              "the criteria)",
+                           ra->prompt_size, ra->response_size, ra->concurrency);
+                }
+                cJSON *cl = cJSON_AddArrayToObject(j, "cliffs");
+                for (size_t i = 0; i + 1 < n; i++) {
+                    if (!cliff[i])
+                        continue;
+                    double drop = 1.0 - pts[i + 1].tg / pts[i].tg;
+                    cJSON *c = cJSON_CreateObject();
+                    cJSON_AddNumberToObject(c, "from_depth", pts[i].x);
+                    cJSON_AddNumberToObject(c, "to_depth", pts[i + 1].x);
+                    cJSON_AddItemToObject(c, "drop", raw_float(drop));
+                    cJSON_AddItemToArray(cl, c);
+                    answer(s, "Throughput cliff: tg drops %.0f%% from depth %.0f to %.0f "
+                              "(%.2f -> %.2f t/s)",
+                           drop * 100, pts[i].x, pts[i + 1].x, pts[i].tg, pts[i + 1].tg);
+                }
+                cJSON_AddItemToArray(sweeps, j);
+            } else {
+                const char *why = NULL;
+                int k = capacity_knee(pts, n, CAPACITY_KNEE_RATIO, CAPACITY_KNEE_GAIN, &why);
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddNumberToObject(j, "depth", ra->context_size);
+                cJSON_AddNumberToObject(j, "pp", ra->prompt_size);
+                cJSON_AddNumberToObject(j, "tg", ra->response_size);
+                if (k >= 0) {
+                    cJSON_AddNumberToObject(j, "knee_concurrency", pts[k].x);
+                    cJSON_AddStringToObject(j, "reason", why);
+                    answer(s, "Concurrency knee (pp%d, tg%d, d%d): c%.0f (%s)", ra->prompt_size,
+                           ra->response_size, ra->context_size, pts[k].x,
+                           strcmp(why, "latency") == 0
+                               ? "p95 request latency above twice p50"
+                               : "total throughput rose by 5% or less");
+                } else {
+                    cJSON_AddNullToObject(j, "knee_concurrency");
+                    cJSON_AddNullToObject(j, "reason");
+                    answer(s, "Concurrency knee (pp%d, tg%d, d%d): none up to c%.0f",
+                           ra->prompt_size, ra->response_size, ra->context_size, pts[n - 1].x);
+                }
+                cJSON_AddItemToArray(knees, j);
+            }
+        }
+        free(seen);
+    }
+    free(pts);
+    free(idx);
+    free(cliff);
+    cJSON_AddItemToObject(r->meta_extra, "context_sweep", sweeps);
+    cJSON_AddItemToObject(r->meta_extra, "concurrency_knee", knees);
+}
+
+/* Checks the objectives on every cell; returns the number of breaches. */
+static int check_slo(suite *s)
+{
+    if (!s->slo.n)
+        return 0;
+    results *r = &s->res;
+    cJSON *j = cJSON_AddObjectToObject(r->meta_extra, "slo");
+    cJSON_AddStringToObject(j, "spec", s->o->slo);
+    cJSON *br = cJSON_AddArrayToObject(j, "breaches");
+    int breaches = 0;
+    for (size_t i = 0; i < s->slo.n; i++) {
+        const slo_objective *ob = &s->slo.items[i];
+        char text[128];
+        slo_format(ob, text, sizeof text);
+        for (size_t k = 0; k < r->n_runs; k++) {
+            const results_run *run = &r->runs[k];
+            if (run->is_context_prefill_phase)
+                continue;
+            double v = NAN;
+            bool have = slo_value(ob, run, &v);
+            if (have && slo_holds(ob, v))
+                continue;
+            char name[256];
+            results_test_name(r, run, 0, name, sizeof name);
+            cJSON *b = cJSON_CreateObject();
+            cJSON_AddStringToObject(b, "objective", text);
+            cJSON_AddStringToObject(b, "test", name);
+            cJSON_AddItemToObject(b, "value", have ? raw_float(v) : cJSON_CreateNull());
+            cJSON_AddItemToArray(br, b);
+            breaches++;
+            if (have)
+                answer(s, "SLO breached: %s: measured %.4g (%s)", text, v, name);
+            else
+                answer(s, "SLO breached: %s: not measured (%s)", text, name);
+        }
+    }
+    cJSON_AddItemToObject(j, "met", cJSON_CreateBool(breaches == 0));
+    if (!breaches)
+        answer(s, "SLO met: %s", s->o->slo);
+    return breaches;
 }
 
 int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
@@ -693,21 +1333,33 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
     buf_printf(&s.chat_url, "%s/chat/completions", o->base_url);
     results_init(&s.res);
     int status = RUNNER_FAIL;
+    if (o->slo) {
+        char serr[400];
+        if (slo_parse(o->slo, &s.slo, serr, sizeof serr)) {
+            log_error("%s", serr);
+            buf_free(&s.chat_url);
+            return RUNNER_USAGE;
+        }
+    }
     char err[1024];
     const char *bench_status = "error";
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     if (corpus_load(&s.corp, o->book_url, err, sizeof err)) {
         log_error("%s", err);
         status = RUNNER_USAGE;
         goto out;
     }
-    driver_config dc = {o->api_key, o->timeout_s, max_of(&o->concurrency) + 8};
+    int conns = max_of(&o->concurrency) + 8;
+    if (o->request_rate > 0)
+        conns = (o->max_concurrency ? o->max_concurrency : 256) + 8;
+    driver_config dc = {o->api_key, o->timeout_s, conns, &interrupted};
     s.d = driver_new(&dc, err, sizeof err);
     if (!s.d) {
         log_error("%s", err);
@@ -767,12 +1419,31 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
                     stop = run_cell(&s, o->depth.v[di], o->pp.v[pi], o->tg.v[ti],
                                     o->concurrency.v[ci]);
     set_metadata(&s);
+    int early = 0;
+    for (size_t i = 0; i < s.res.n_runs; i++)
+        early += s.res.runs[i].early_role_chunks;
+    if (early > 0)
+        log_warn("the server sent a role-only event before prefill finished; est_ppt and pp "
+                 "use the first token event instead (%d request(s))",
+                 early);
+    if (s.warned_wrap)
+        log_warn("some prompts wrapped past the end of the corpus (JSON: \"prompt_wrapped\": "
+                 "true)");
+    analyse(&s);
+    int breaches = check_slo(&s);
+    for (size_t i = 0; i < s.n_answer_lines; i++)
+        if (o->format != CLI_FORMAT_MD || (o->emit_progress && !strcmp(o->emit_progress, "-"))) {
+            if (strncmp(s.answer_lines[i], "SLO breached", 12) != 0)
+                log_info("%s", s.answer_lines[i]);
+            else if (!o->ci)
+                log_warn("%s", s.answer_lines[i]);
+        }
     if (stop < 0) {
         bench_status = "error";
         status = RUNNER_FAIL;
     } else if (stop > 0 || interrupted) {
         bench_status = interrupted ? "interrupted" : "error";
-        status = RUNNER_FAIL;
+        status = interrupted ? 128 + (int)interrupted : RUNNER_FAIL;
         if (o->no_results_on_fail && !interrupted) {
             log_warn("results discarded per --no-results-on-fail");
         } else if (s.res.n_runs > 0) {
@@ -784,6 +1455,12 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         status = write_report(&s) ? RUNNER_FAIL : RUNNER_OK;
         if (s.failed_requests)
             log_warn("%d request(s) failed during the benchmark", s.failed_requests);
+        if (status == RUNNER_OK && o->ci && breaches) {
+            for (size_t i = 0; i < s.n_answer_lines; i++)
+                    if (!strncmp(s.answer_lines[i], "SLO breached", 12))
+                        log_error("%s", s.answer_lines[i]);
+            status = CLI_SLO_BREACH;
+        }
     }
 out:
     progress_complete(s.prog, clock_now_ns(), bench_status);
@@ -795,5 +1472,9 @@ out:
     buf_free(&s.chat_url);
     free(s.model);
     free(s.served);
+    slo_set_free(&s.slo);
+    for (size_t i = 0; i < s.n_answer_lines; i++)
+        free(s.answer_lines[i]);
+    free(s.answer_lines);
     return status;
 }

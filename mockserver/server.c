@@ -2,6 +2,10 @@
 
 #include <civetweb.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +37,7 @@
 
 /* Bodies up to this much over the cap are read and dropped so the 413 can be
  * answered on a connection that stays usable; larger ones close it. */
-#define DRAIN_LIMIT ((long long)16 << 20)
+#define DRAIN_LIMIT ((long long)64 << 20)
 
 #define ERR_LEN 512
 
@@ -48,6 +52,7 @@ struct mock_server {
     int port;
     _Atomic uint64_t next_seq;
     _Atomic int stopping;
+    _Atomic int stopped;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -82,8 +87,8 @@ static int send_body(struct mg_connection *conn, int status, const char *content
     mg_response_header_add(conn, "Content-Length", length, -1);
     if (request_id)
         mg_response_header_add(conn, "X-Tokmock-Request-Id", request_id, -1);
-    if (close)
-        mg_response_header_add(conn, "Connection", "close", -1);
+    if (close) /* unread body bytes follow: the connection cannot be reused */
+        mg_disable_connection_keep_alive(conn);
     if (mg_response_header_send(conn) != 0)
         return -1;
     if (len && mg_write(conn, body, len) != (int)len)
@@ -753,6 +758,7 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
     s->origin_ns = origin_ns;
     atomic_init(&s->next_seq, 1);
     atomic_init(&s->stopping, 0);
+    atomic_init(&s->stopped, 0);
     s->engine = engine_new(o->parallel, &o->sched);
     s->cache = cache_new((enum cache_mode)o->cache_mode, o->parallel, o->cache_block,
                          o->cache_capacity);
@@ -819,6 +825,33 @@ int server_port(const mock_server *s)
     return s->port;
 }
 
+/* civetweb's accept loop polls with a 2 s timeout and checks its stop flag
+ * only between polls, so mg_stop() alone takes up to 2 s. Connecting to our
+ * own port wakes the poll; repeated until mg_stop() returns, because a
+ * connection made before the flag is set only starts another poll. */
+static void *stop_waker(void *arg)
+{
+    mock_server *s = arg;
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    if (getaddrinfo(s->opts->host, port, &hints, &ai) != 0)
+        return NULL;
+    while (!atomic_load(&s->stopped)) {
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd >= 0) {
+            (void)connect(fd, ai->ai_addr, ai->ai_addrlen);
+            close(fd);
+        }
+        clock_sleep_until_ns(clock_now_ns() + 20 * CLOCK_NS_PER_MS);
+    }
+    freeaddrinfo(ai);
+    return NULL;
+}
+
 void server_stop(mock_server *s)
 {
     if (!s)
@@ -826,7 +859,12 @@ void server_stop(mock_server *s)
     atomic_store(&s->stopping, 1);
     engine_shutdown(s->engine);
     if (s->ctx) {
+        pthread_t waker;
+        int have_waker = s->port > 0 && pthread_create(&waker, NULL, stop_waker, s) == 0;
         mg_stop(s->ctx);
+        atomic_store(&s->stopped, 1);
+        if (have_waker)
+            pthread_join(waker, NULL);
         mg_exit_library();
     }
     truth_free(s->truth);

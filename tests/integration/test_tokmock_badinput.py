@@ -24,7 +24,11 @@ def main():
         th = threading.Thread(target=long_stream)
         th.start()
 
+        # One keep-alive connection for all: a 413 (body drained) or 400 leaves
+        # it usable for the next request.
         cases = [
+            ("oversized_body", json.dumps({"messages": [{"role": "user",
+                                                         "content": "x" * 5000}]}).encode(), 413),
             ("malformed_json", b'{"messages": [', 400),
             ("not_an_object", b'[1,2,3]', 400),
             ("empty_body", b'', 400),
@@ -42,8 +46,6 @@ def main():
             ("overlong_utf8", b'{"messages":[{"role":"user","content":"\xc0\xaf"}]}', 400),
             ("deep_nesting", b'{"a":' + b'[' * 200 + b']' * 200 + b'}', 400),
             ("over_context", json.dumps(dict(GOOD, max_tokens=296)).encode(), 400),
-            ("oversized_body", json.dumps({"messages": [{"role": "user",
-                                                         "content": "x" * 5000}]}).encode(), 413),
         ]
         c = m.conn()
         for name, body, want in cases:

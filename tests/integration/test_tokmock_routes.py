@@ -3,8 +3,9 @@ llama.cpp and vLLM forms, --no-tokenize, metrics, truth lookups, API key,
 command-line validation."""
 import json
 import subprocess
+import time
 
-from harness import TOKMOCK, Tokmock, check, finish
+from harness import SLOW, TOKMOCK, Tokmock, check, finish
 
 
 def main():
@@ -63,8 +64,15 @@ def main():
               f"{vm.get('count')} vs {resp['usage']}")
 
         # /metrics: vLLM-style names with values that moved.
-        st, _, met = m.request("GET", "/metrics")
-        met = met.decode()
+        # Counters are updated just after a response's last write: poll briefly.
+        deadline = time.monotonic() + 5 * SLOW
+        while True:
+            st, _, met = m.request("GET", "/metrics")
+            met = met.decode()
+            if 'vllm:generation_tokens_total{model_name="alpha"} 7' in met or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.01)  # polling a counter, not a timing assumption
         names = ["vllm:prompt_tokens_total", "vllm:generation_tokens_total",
                  "vllm:num_requests_running", "vllm:num_requests_waiting",
                  "vllm:prefix_cache_queries", "vllm:prefix_cache_hits",
