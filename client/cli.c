@@ -290,18 +290,59 @@ static char *trim(char *s)
     return s;
 }
 
+/* Next entry of an --extra-body argument: ends at a comma that is outside
+ * any JSON string, object or array (llama-benchy splits at every comma,
+ * which breaks JSON values; plain key=value lists split the same way). The
+ * comma is overwritten; returns the start of the following entry or NULL. */
+static char *split_entry(char *s)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (char *q = s; *q; q++) {
+        if (in_str) {
+            if (*q == '\\' && q[1])
+                q++;
+            else if (*q == '"')
+                in_str = false;
+        } else if (*q == '"') {
+            in_str = true;
+        } else if (*q == '{' || *q == '[') {
+            depth++;
+        } else if ((*q == '}' || *q == ']') && depth > 0) {
+            depth--;
+        } else if (*q == ',' && depth == 0) {
+            *q = '\0';
+            return q + 1;
+        }
+    }
+    return NULL;
+}
+
+/* The key/value separator: the first '=' (else the first ':') before any
+ * JSON punctuation, so a value may contain both. */
+static char *find_separator(char *entry)
+{
+    size_t head = strcspn(entry, "{[\"");
+    for (const char *c = "=:"; *c; c++) {
+        char *sep = memchr(entry, *c, head);
+        if (sep)
+            return sep;
+    }
+    return NULL;
+}
+
 int cli_parse_extra_body(const char *arg, cJSON *obj, char *err, size_t errlen)
 {
     char *copy = xstrdup(arg);
     int rc = 0;
-    char *save = NULL;
-    for (char *entry = strtok_r(copy, ",", &save); entry; entry = strtok_r(NULL, ",", &save)) {
+    char *next = copy;
+    while (next) {
+        char *entry = next;
+        next = split_entry(entry);
         entry = trim(entry);
         if (*entry == '\0')
             continue;
-        char *sep = strchr(entry, '=');
-        if (!sep)
-            sep = strchr(entry, ':');
+        char *sep = find_separator(entry);
         if (!sep) {
             snprintf(err, errlen, "invalid --extra-body entry '%s': use key=value or key:value",
                      entry);

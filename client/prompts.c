@@ -15,6 +15,10 @@
 #define RESPONSE_MAX ((size_t)64 << 20)
 /* Cap on count-search iterations per cut. */
 #define SEARCH_MAX_STEPS 40
+/* Calibrated source: max_tokens 1 probes spent measuring one cut. */
+#define MEASURE_MAX_PROBES 4
+/* Calibrated cuts remembered per (offset, target, role). */
+#define CUT_CACHE_MAX 256
 
 enum tok_form { FORM_NONE = 0, FORM_LLAMA = 1, FORM_VLLM = 2 };
 
@@ -28,6 +32,18 @@ struct prompts {
     enum prompts_source source;
     double bytes_per_token;
     prng rng;
+    /* Calibrated source: exact template overheads from empty-content probes
+     * (-1 = unknown, then cuts are by the ratio alone). */
+    int over_user;   /* [user: ""] */
+    int over_system; /* [system: "", user: "."] */
+    int probes;      /* measuring probes sent */
+    struct cut_memo {
+        size_t offset;
+        int tokens;
+        bool as_system;
+        size_t nbytes;
+    } memo[CUT_CACHE_MAX];
+    size_t n_memo, memo_next;
 };
 
 prompts *prompts_new(const corpus *c, driver *d, const char *base_url, const char *model,
@@ -40,6 +56,8 @@ prompts *prompts_new(const corpus *c, driver *d, const char *base_url, const cha
     p->model = xstrdup(model);
     p->source = PROMPTS_CALIBRATED;
     p->bytes_per_token = 4.0;
+    p->over_user = -1;
+    p->over_system = -1;
     prng_seed(&p->rng, seed);
     return p;
 }
@@ -62,6 +80,24 @@ enum prompts_source prompts_get_source(const prompts *p)
 const char *prompts_source_name(const prompts *p)
 {
     return p->source == PROMPTS_CALIBRATED ? "calibrated" : "server_tokenize";
+}
+
+const char *prompts_method(const prompts *p)
+{
+    switch (p->source) {
+    case PROMPTS_TOKENIZE_PIECES:
+        return "tokenize_pieces";
+    case PROMPTS_TOKENIZE_COUNT:
+        return "tokenize_count_search";
+    case PROMPTS_CALIBRATED:
+        break;
+    }
+    return p->over_user >= 0 ? "usage_probe_measured" : "bytes_per_token_ratio";
+}
+
+int prompts_probe_count(const prompts *p)
+{
+    return p->probes;
 }
 
 double prompts_bytes_per_token(const prompts *p)
@@ -348,7 +384,110 @@ static int cut_by_count(prompts *p, size_t offset, int tokens, size_t *nbytes, c
     return 0;
 }
 
+/* Token count of the virtual text [offset, offset + len) by one probe: as
+ * the system message before a "." user message, or as the user message,
+ * minus the overhead of the same messages with empty content. */
+static int measure_at(prompts *p, size_t offset, size_t len, bool as_system, int *count,
+                      size_t *actual, char *err, size_t errlen)
+{
+    buf text;
+    buf_init(&text, 0);
+    long got = corpus_slice(p->c, offset, len, &text, NULL);
+    if (got < 0) {
+        buf_free(&text);
+        snprintf(err, errlen, "prompt slice too large");
+        return -1;
+    }
+    const char *t = text.data ? text.data : "";
+    int pt = -1;
+    int rc = as_system ? prompts_probe(p, t, ".", &pt, err, errlen)
+                       : prompts_probe(p, NULL, t, &pt, err, errlen);
+    buf_free(&text);
+    p->probes++;
+    if (rc)
+        return -1;
+    if (pt < 0) {
+        snprintf(err, errlen, "the server's answer has no usage.prompt_tokens");
+        return -1;
+    }
+    *actual = (size_t)got;
+    *count = pt - (as_system ? p->over_system : p->over_user);
+    return 0;
+}
+
+/* Calibrated cut: a first guess by the ratio, then proportional steps from
+ * what the server counts, keeping the closest; remembered so that a cut is
+ * measured once. Falls back to the ratio when a probe fails. */
+static size_t cut_calibrated(prompts *p, size_t offset, int tokens, bool as_system)
+{
+    size_t guess = (size_t)lround(tokens * p->bytes_per_token);
+    if (guess == 0)
+        guess = 1;
+    if (p->over_user < 0 || (as_system && p->over_system < 0))
+        return guess;
+    for (size_t i = 0; i < p->n_memo; i++)
+        if (p->memo[i].offset == offset && p->memo[i].tokens == tokens &&
+            p->memo[i].as_system == as_system)
+            return p->memo[i].nbytes;
+    size_t best = guess;
+    int best_diff = -1;
+    int tolerance = tokens / 2000;
+    for (int probe = 0; probe < MEASURE_MAX_PROBES; probe++) {
+        int n;
+        size_t actual;
+        char err[512];
+        if (measure_at(p, offset, guess, as_system, &n, &actual, err, sizeof err)) {
+            log_warn("measuring a prompt slice failed (%s): cutting by the calibrated ratio "
+                     "from now on",
+                     err);
+            p->over_user = -1;
+            p->over_system = -1;
+            return best_diff < 0 ? guess : best;
+        }
+        int diff = abs(n - tokens);
+        if (best_diff < 0 || diff < best_diff) {
+            best_diff = diff;
+            best = actual;
+        }
+        /* Later first guesses follow what the server has been counting. */
+        if (n >= 64)
+            p->bytes_per_token = 0.5 * p->bytes_per_token + 0.5 * (double)actual / n;
+        if (diff <= tolerance)
+            break;
+        size_t next = n > 0 ? (size_t)llround((double)actual * tokens / n) : actual * 2 + 16;
+        if (next == 0)
+            next = 1;
+        if (next == guess || next == actual)
+            break;
+        guess = next;
+    }
+    if (best_diff > tolerance)
+        log_debug("calibrated cut at %zu: %d tokens wanted, %d off after %d probes", offset,
+                  tokens, best_diff, MEASURE_MAX_PROBES);
+    size_t slot;
+    if (p->n_memo < CUT_CACHE_MAX) {
+        slot = p->n_memo++;
+    } else { /* full: replace the oldest */
+        slot = p->memo_next;
+        p->memo_next = (p->memo_next + 1) % CUT_CACHE_MAX;
+    }
+    p->memo[slot] = (struct cut_memo){offset, tokens, as_system, best};
+    return best;
+}
+
+static int cut_role(prompts *p, size_t offset, int tokens, bool as_system, size_t *nbytes,
+                    char *err, size_t errlen);
+
 int prompts_cut(prompts *p, size_t offset, int tokens, size_t *nbytes, char *err, size_t errlen)
+{
+    return cut_role(p, offset, tokens, false, nbytes, err, errlen);
+}
+
+/* as_system (calibrated source): measure the slice as a system message, so
+ * that the probe shares no prefix with a request sending it as the user
+ * message (and the other way round), and no prefix cache is warmed. */
+static int cut_role(prompts *p, size_t offset, int tokens, bool as_system, size_t *nbytes,
+                    char *err, size_t errlen)
 {
     if (tokens <= 0) {
         *nbytes = 0;
@@ -363,9 +502,7 @@ int prompts_cut(prompts *p, size_t offset, int tokens, size_t *nbytes, char *err
     }
     if (p->source == PROMPTS_TOKENIZE_COUNT)
         return cut_by_count(p, offset, tokens, nbytes, err, errlen);
-    *nbytes = (size_t)lround(tokens * p->bytes_per_token);
-    if (*nbytes == 0)
-        *nbytes = 1;
+    *nbytes = cut_calibrated(p, offset, tokens, as_system);
     return 0;
 }
 
@@ -404,7 +541,7 @@ int prompts_make(prompts *p, int ctx_tokens, int prompt_tokens, bool no_cache, b
     }
     size_t prompt_offset = corpus_align(p->c, offset + ctx_bytes);
     if (text_tokens > 0) {
-        if (prompts_cut(p, prompt_offset, text_tokens, &prompt_bytes, err, errlen))
+        if (cut_role(p, prompt_offset, text_tokens, true, &prompt_bytes, err, errlen))
             return -1;
         if (corpus_slice(p->c, prompt_offset, prompt_bytes, prompt, &w2) < 0) {
             snprintf(err, errlen, "prompt slice too large");
@@ -489,6 +626,26 @@ int prompts_calibrate(prompts *p, int *delta_user, int *delta_context, char *err
     *delta_user = pa - a_tokens;
     /* The "." user message is one token in the tokenizers we know. */
     *delta_context = ps - a_tokens - 1;
+    /* Exact overheads from messages with empty content: [user ""],
+     * [user "."] and [system "", user "."]. Slices are then measured by
+     * probes (prompts_cut); a server refusing empty content keeps the
+     * estimates above and the ratio. */
+    int e_user = -1, dot_user = -1, e_sys = -1;
+    char perr[512] = "no usage.prompt_tokens";
+    p->over_user = p->over_system = -1;
+    if (prompts_probe(p, NULL, "", &e_user, perr, sizeof perr) == 0 &&
+        prompts_probe(p, NULL, ".", &dot_user, perr, sizeof perr) == 0 &&
+        prompts_probe(p, "", ".", &e_sys, perr, sizeof perr) == 0 && e_user >= 0 &&
+        dot_user > e_user && e_sys >= dot_user - e_user) {
+        p->over_user = e_user;
+        p->over_system = e_sys;
+        *delta_user = e_user;
+        *delta_context = e_sys - (dot_user - e_user);
+    } else {
+        log_info("empty-content probes unusable (%s): prompt sizes follow the calibrated "
+                 "ratio only",
+                 e_user < 0 ? perr : "inconsistent usage counts");
+    }
     log_info("calibrated token counts: %.3f bytes per token, template overhead %d (user), %d "
              "(system + user)",
              p->bytes_per_token, *delta_user, *delta_context);

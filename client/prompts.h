@@ -66,6 +66,14 @@ int prompts_cut(prompts *p, size_t offset, int tokens, size_t *nbytes, char *err
 int prompts_probe(prompts *p, const char *system, const char *user, int *prompt_tokens, char *err,
                   size_t errlen);
 
+/* How prompt sizes are cut, for the report: "tokenize_pieces",
+ * "tokenize_count_search", "usage_probe_measured" (calibrated, each slice
+ * measured by max_tokens 1 probes against empty-content overheads) or
+ * "bytes_per_token_ratio" (calibrated, ratio only). */
+const char *prompts_method(const prompts *p);
+/* Probes sent so far to measure slices (calibrated source). */
+int prompts_probe_count(const prompts *p);
+
 /* Bytes per token currently assumed (measured, or 4.0 before any measure). */
 double prompts_bytes_per_token(const prompts *p);
 /* For tests: force the calibrated source with a given ratio. */

@@ -1123,6 +1123,9 @@ static void set_metadata(suite *s)
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "tokbench_version", TOKBENCH_VERSION);
     cJSON_AddItemToObject(x, "prompt_wrapped", cJSON_CreateBool(s->warned_wrap));
+    /* How prompt sizes were had: see prompts_method(). */
+    cJSON_AddStringToObject(x, "prompt_count_method", prompts_method(s->pr));
+    cJSON_AddNumberToObject(x, "prompt_measure_probes", prompts_probe_count(s->pr));
     cJSON_AddStringToObject(x, "load_mode", mode_name(s->o));
     if (s->o->request_rate > 0) {
         cJSON_AddItemToObject(x, "request_rate", isinf(s->o->request_rate)
@@ -1446,7 +1449,9 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         status = interrupted ? 128 + (int)interrupted : RUNNER_FAIL;
         if (o->no_results_on_fail && !interrupted) {
             log_warn("results discarded per --no-results-on-fail");
-        } else if (s.res.n_runs > 0) {
+        } else if (s.res.n_runs > 0 || o->save_result) {
+            /* Even with nothing finished, --save-result gets a report (an
+             * empty benchmarks list), so a CI consumer always finds one. */
             log_warn("saving partial results...");
             write_report(&s);
         }

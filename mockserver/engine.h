@@ -4,10 +4,12 @@
  *
  * The handler never computes times itself: it asks engine_play_next() and
  * sleeps until the returned absolute CLOCK_MONOTONIC deadline. The independent
- * engine answers from the closed-form schedule (schedule.h); a shared engine
- * (one virtual accelerator stepping batches) can answer the same calls later
- * without changes to the handler. Thread safe. Reads no clock: deadlines for
- * waiting and admission times are passed in. */
+ * engine answers from the closed-form schedule (schedule.h); the shared
+ * engine (engine_new_shared) runs one thread, the virtual accelerator, that
+ * steps through prefill chunks and decode batches (shared.h) and hands each
+ * stream its event times; its play calls block until the time is decided.
+ * Thread safe. Deadlines for waiting and admission times are passed in; only
+ * the shared engine's thread asks the clock for "now". */
 #ifndef MOCK_ENGINE_H
 #define MOCK_ENGINE_H
 
@@ -30,14 +32,21 @@ typedef struct engine_ticket {
 
 /* One admitted request's schedule. */
 typedef struct engine_play {
-    sched_stream stream;
+    sched_stream stream;     /* independent engine */
+    struct shared_seq *seq;  /* shared engine: owned by the engine */
     int64_t admit_ns;
     int64_t prefill_end_ns;
 } engine_play;
 
 /* parallel: slots, 0 = unlimited. Borrows params for the engine's lifetime. */
 mock_engine *engine_new(int parallel, const sched_params *params);
-/* Call only when no handler uses the engine any more. */
+/* The shared engine: --parallel slots in front of one virtual accelerator
+ * (decode step time grows with batch_penalty; prefill in chunks of
+ * prefill_chunk tokens). Starts the engine thread. */
+mock_engine *engine_new_shared(int parallel, const sched_params *params, double batch_penalty,
+                               size_t prefill_chunk);
+/* Stops the engine thread (if any); call only when no handler uses the
+ * engine any more. */
 void engine_free(mock_engine *e);
 
 /* Joins the FIFO queue (admitted at once when a slot is free). */
@@ -54,13 +63,26 @@ int engine_wait_admit(mock_engine *e, engine_ticket *t, int64_t until_ns);
 void engine_leave(mock_engine *e, engine_ticket *t);
 
 /* Starts the schedule of an admitted request: prefill of uncached_tokens from
- * admit_ns, then up to limit tokens. seed drives the MTP draws. */
+ * admit_ns, then up to limit tokens. seed drives the MTP draws. The shared
+ * engine returns only once the prefill end (p->prefill_end_ns) is decided;
+ * at shutdown it returns with prefill_end_ns = admit_ns. Every started play
+ * must be ended with engine_play_end(). */
 void engine_play_start(mock_engine *e, engine_play *p, int64_t admit_ns, size_t uncached_tokens,
                        size_t limit, uint64_t seed);
+/* The same, telling the shared engine the whole prompt length
+ * (context_tokens, cached part included) for its KV-usage count. */
+void engine_play_start_ctx(mock_engine *e, engine_play *p, int64_t admit_ns,
+                           size_t context_tokens, size_t uncached_tokens, size_t limit,
+                           uint64_t seed);
 
 /* The next token event: its absolute due time and token count. Returns 1, or
- * 0 when the request has all its tokens. */
+ * 0 when the request has all its tokens (or the engine shuts down). The
+ * shared engine blocks until the step carrying the event is decided. */
 int engine_play_next(mock_engine *e, engine_play *p, int64_t *at_ns, size_t *n_tokens);
+
+/* The request stops playing (all tokens sent, stopped early, client gone):
+ * the shared engine drops it from its batch. Safe to call twice. */
+void engine_play_end(mock_engine *e, engine_play *p);
 
 /* Wakes every waiter with -1 and refuses new admissions. */
 void engine_shutdown(mock_engine *e);
@@ -68,6 +90,11 @@ void engine_shutdown(mock_engine *e);
 typedef struct engine_counts {
     int running;
     int waiting;
+    /* Shared engine only (0 otherwise): sequences in prefill and in decode,
+     * and the KV tokens they hold (prompt + generated). */
+    int prefilling;
+    int decoding;
+    size_t kv_tokens;
 } engine_counts;
 
 engine_counts engine_get_counts(mock_engine *e);

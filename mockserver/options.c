@@ -29,7 +29,7 @@ static const char usage_text[] =
     "  --tg-rate R            decode steps per second per sequence [50]\n"
     "  --overhead-ms X        fixed server time before prefill [0]\n"
     "  --parallel N           slots; more requests wait FIFO; 0 = unlimited [0]\n"
-    "  --engine E             independent|shared (shared: not implemented yet) [independent]\n"
+    "  --engine E             independent|shared (one accelerator, batches) [independent]\n"
     "  --batch-penalty B      shared engine: step time (1/tg)(1+B(b-1)) [0]\n"
     "  --prefill-chunk N      shared engine: prefill chunk tokens [512]\n"
     "  --ctx-size N           prompt + max_tokens limit per request [131072]\n"
@@ -234,7 +234,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         if (strcmp(v, "independent") == 0)
             o->engine = ENGINE_INDEPENDENT;
         else if (strcmp(v, "shared") == 0)
-            return fail(err, err_len, "--engine shared: not implemented yet (use independent)");
+            o->engine = ENGINE_SHARED;
         else
             return fail(err, err_len, "--engine: expected independent|shared, got '%s'", v);
         break;

@@ -349,7 +349,7 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
         limit = (size_t)o->eos_at;
         eos_limited = 1;
     }
-    engine_play_start(s->engine, &ep, admit_ns, n_prompt - cached, limit, seed);
+    engine_play_start_ctx(s->engine, &ep, admit_ns, n_prompt, n_prompt - cached, limit, seed);
     p->rec.prefill_end_ns = ep.prefill_end_ns;
     wait_with_pings(p, ep.prefill_end_ns);
 
@@ -443,6 +443,8 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
     if (p->disconnected || atomic_load(&s->stopping))
         finish = NULL;
     p->rec.finish_reason = finish;
+
+    engine_play_end(s->engine, &ep);
 
     /* The cache keeps what this request leaves behind: prompt + generated. */
     size_t n_all = n_prompt + p->n_gen;
@@ -759,7 +761,10 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
     atomic_init(&s->next_seq, 1);
     atomic_init(&s->stopping, 0);
     atomic_init(&s->stopped, 0);
-    s->engine = engine_new(o->parallel, &o->sched);
+    s->engine = o->engine == ENGINE_SHARED
+                    ? engine_new_shared(o->parallel, &o->sched, o->batch_penalty,
+                                        o->prefill_chunk)
+                    : engine_new(o->parallel, &o->sched);
     s->cache = cache_new((enum cache_mode)o->cache_mode, o->parallel, o->cache_block,
                          o->cache_capacity);
     s->metrics = metrics_new();

@@ -156,6 +156,13 @@ def main():
             check("no_tokenize_source_calibrated",
                   data.get("prompt_count_source") == "calibrated",
                   str(data.get("prompt_count_source")))
+            # Each slice is measured by at most 4 max_tokens 1 probes: (1 warm-up +
+            # 2 runs) x (1 cut at depth 0 + 2 cuts at depth 2048) = 9 cuts.
+            probes = data.get("prompt_measure_probes")
+            check("no_tokenize_slices_measured_by_few_probes",
+                  data.get("prompt_count_method") == "usage_probe_measured"
+                  and isinstance(probes, int) and 9 <= probes <= 9 * 4,
+                  f"{data.get('prompt_count_method')} probes={probes}")
             for r in rows(data):
                 pp = mean(r, "pp_throughput")
                 check(f"no_tokenize_pp_d{r['context_size']}_within_5pct",
@@ -176,6 +183,31 @@ def main():
         rc, out, err = run_tokbench(*args)
         check(f"bad_usage_exit2_{needle.strip('-').replace(' ', '_')}",
               rc == 2 and needle in err and out == "", f"rc={rc} err={err!r}")
+
+    # 5b. --exit-on-first-fail with the FIRST cell failing (an --extra-body the
+    # server rejects, sent only with benchmark requests): exit 1, and the
+    # --save-result file still holds a report with an empty benchmarks list,
+    # unless --no-results-on-fail.
+    with Tokmock() as mock, tempfile.TemporaryDirectory() as tmp:
+        saved = os.path.join(tmp, "r.json")
+        args = ("--pp", "64", "--tg", "4", "--runs", "1", "--no-warmup", "--skip-coherence",
+                "--exit-on-first-fail", "--extra-body", 'max_tokens="x"', "--save-result",
+                saved)
+        rc, _, err = bench_json(mock, *args)
+        try:
+            with open(saved, encoding="utf-8") as f:
+                report = json.load(f)
+        except (OSError, ValueError) as e:
+            report = None
+            err += f" ({e})"
+        check("first_cell_fail_exit1_with_empty_report",
+              rc == 1 and report is not None and report.get("benchmarks") == []
+              and list(report)[:len(JSON_TOP)] == JSON_TOP, f"rc={rc} {err[-400:]}")
+        if os.path.exists(saved):
+            os.unlink(saved)
+        rc, _, err = bench_json(mock, *args, "--no-results-on-fail")
+        check("first_cell_fail_no_results_on_fail_writes_nothing",
+              rc == 1 and not os.path.exists(saved), f"rc={rc} {err[-400:]}")
 
     # 6. Unreachable server: a failed warm-up exits 1.
     rc, out, err = run_tokbench("--base-url", "http://127.0.0.1:1/v1", "--model", "m",

@@ -114,7 +114,7 @@ def main():
 
     # Command line: bad values exit 2 with a message; --help/--version exit 0.
     bad = [["--port", "x"], ["--pp-rate", "0"], ["--tg-rate", "-1"], ["--cache", "zz"],
-           ["--role-chunk", "late"], ["--mtp-pattern", "3,,1"], ["--engine", "shared"],
+           ["--role-chunk", "late"], ["--mtp-pattern", "3,,1"], ["--engine", "shard"],
            ["--fault", "status=429:0.1"], ["--personality", "tgi"], ["--bogus"],
            ["--parallel"], ["--mtp", "2", "--mtp-pattern", "1,2"], ["--mtp-accept", "1.5"]]
     outcomes = []
@@ -124,8 +124,8 @@ def main():
     check("bad_options_exit_2_with_message",
           all(rc == 2 and err.startswith("tokmock: ") for _, rc, err in outcomes),
           str([o for o in outcomes if o[1] != 2 or not o[2]]))
-    shared = [err for args, _, err in outcomes if args == ["--engine", "shared"]][0]
-    check("engine_shared_not_implemented_message", "not implemented" in shared, shared)
+    shard = [err for args, _, err in outcomes if args == ["--engine", "shard"]][0]
+    check("engine_unknown_names_choices", "independent|shared" in shard, shard)
     h = subprocess.run([TOKMOCK, "--help"], capture_output=True, timeout=10)
     v = subprocess.run([TOKMOCK, "--version"], capture_output=True, timeout=10)
     check("help_and_version", h.returncode == 0 and b"--pp-rate" in h.stdout and

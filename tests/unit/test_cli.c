@@ -152,6 +152,46 @@ TEST(extra_body_values)
     cJSON_Delete(obj);
 }
 
+TEST(extra_body_json_values_keep_their_commas)
+{
+    cJSON *obj = cJSON_CreateObject();
+    char err[256];
+    CHECK_INT_EQ(cli_parse_extra_body("stream_options={\"include_usage\":true, "
+                                      "\"continuous_usage_stats\":true}",
+                                      obj, err, sizeof err),
+                 0);
+    CHECK_INT_EQ(cli_parse_extra_body("stop=[\"a,b\", \"}\"],t=0.1,"
+                                      "kw:{\"x\":{\"y\":[1,2]},\"s\":\"q\\\",\"},z=1",
+                                      obj, err, sizeof err),
+                 0);
+    /* '=' and ':' inside a JSON value do not move the key separator. */
+    CHECK_INT_EQ(cli_parse_extra_body("m:{\"a=b\":1},u=http://h:1/x", obj, err, sizeof err),
+                 0);
+    char *s = cJSON_PrintUnformatted(obj);
+    CHECK_STR_EQ(s, "{\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":"
+                    "true},\"stop\":[\"a,b\",\"}\"],\"t\":0.1,\"kw\":{\"x\":{\"y\":[1,2]},"
+                    "\"s\":\"q\\\",\"},\"z\":1,\"m\":{\"a=b\":1},\"u\":\"http://h:1/x\"}");
+    free(s);
+    /* Unbalanced JSON: one entry, kept as a string (llama-benchy's fallback). */
+    CHECK_INT_EQ(cli_parse_extra_body("bad={\"a\":1,b=2", obj, err, sizeof err), 0);
+    const cJSON *bad = cJSON_GetObjectItemCaseSensitive(obj, "bad");
+    CHECK(cJSON_IsString(bad) && strcmp(bad->valuestring, "{\"a\":1,b=2") == 0);
+    CHECK(cJSON_GetObjectItemCaseSensitive(obj, "b") == NULL);
+    /* Empty entries are skipped; an entry without a separator is an error. */
+    CHECK_INT_EQ(cli_parse_extra_body(",, ,", obj, err, sizeof err), 0);
+    CHECK_INT_EQ(cli_parse_extra_body("ok=1,{\"a\":1}", obj, err, sizeof err), -1);
+    cJSON_Delete(obj);
+
+    cli_options o;
+    CHECK_INT_EQ(PARSE(&o, "--base-url", "http://h", "--extra-body",
+                       "stream_options={\"include_usage\":true,\"continuous_usage_stats\":true}"),
+                 CLI_OK);
+    char *b = runner_request_body(&o, "m", "", "hi", 8, 0);
+    CHECK(b && strstr(b, "\"continuous_usage_stats\":true") != NULL);
+    free(b);
+    cli_options_free(&o);
+}
+
 TEST(request_body_order_and_merges)
 {
     cli_options o;
@@ -183,6 +223,7 @@ int main(void)
     RUN(bad_usage_is_reported);
     RUN(help_and_version_exit_zero);
     RUN(extra_body_values);
+    RUN(extra_body_json_values_keep_their_commas);
     RUN(request_body_order_and_merges);
     return test_summary();
 }

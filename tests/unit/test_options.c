@@ -79,7 +79,7 @@ TEST(refusals)
 {
     static const char *const bad[][4] = {
         {"--port", "65536"}, {"--port", "1x"}, {"--pp-rate", "0"}, {"--tg-rate", "nan"},
-        {"--overhead-ms", "-1"}, {"--parallel", "-2"}, {"--engine", "shared"},
+        {"--overhead-ms", "-1"}, {"--parallel", "-2"}, {"--engine", "shard"},
         {"--engine", "other"}, {"--cache", "lru"}, {"--mtp", "64"}, {"--mtp-accept", "2"},
         {"--mtp-pattern", "0"}, {"--role-chunk", "x"}, {"--personality", "x"},
         {"--seed", "-1"}, {"--fault", "status=500:1"}, {"--log-level", "loud"},
