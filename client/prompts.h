@@ -2,8 +2,13 @@
  * one contiguous slice of the corpus starting at a seeded offset, cut to
  * exact token counts with the server's /tokenize when it has one (llama.cpp
  * form {"content"} -> {"tokens"}, vLLM form {"model","prompt"} -> {"count"}),
- * or by a chars-per-token ratio calibrated from usage.prompt_tokens of short
- * max_tokens=1 probes otherwise. The source used goes into the report. */
+ * or otherwise by calibration: a bytes-per-token ratio from usage.prompt_tokens
+ * of max_tokens=1 probes gives a first cut, which is then measured by at most
+ * a few probes (usage.prompt_tokens minus the overhead of the same message with
+ * empty content) and resized proportionally; cuts are remembered per (offset,
+ * size) so runs stay reproducible. A probe sends the slice in a different role
+ * (system vs user) than the benchmark request will, so it warms no prefix
+ * cache that request could hit. The source used goes into the report. */
 #ifndef CLIENT_PROMPTS_H
 #define CLIENT_PROMPTS_H
 
@@ -57,7 +62,9 @@ int prompts_make(prompts *p, int ctx_tokens, int prompt_tokens, bool no_cache, b
                  buf *prompt, bool *wrapped, char *err, size_t errlen);
 
 /* Cuts the virtual corpus at offset to the byte length whose token count is
- * `tokens` (closest found), by the current source. Exposed for tests. */
+ * `tokens` (closest found), by the current source (calibrated: measured as a
+ * user message when prompts_calibrate learned the overheads, else by the
+ * ratio alone). Exposed for tests. */
 int prompts_cut(prompts *p, size_t offset, int tokens, size_t *nbytes, char *err, size_t errlen);
 
 /* Sends one non-streamed chat request with max_tokens 1 (system message

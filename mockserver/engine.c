@@ -20,6 +20,7 @@ struct mock_engine {
     pthread_cond_t work_cond, played_cond;
     const sched_params *params; /* borrowed */
     int parallel;               /* 0 = unlimited */
+    size_t kv_budget;           /* shared engine, 0 = none */
     int running;
     int waiting;
     int shutting_down;
@@ -90,6 +91,17 @@ mock_engine *engine_new_shared(int parallel, const sched_params *params, double 
     }
     e->have_thread = 1;
     return e;
+}
+
+void engine_set_kv_budget(mock_engine *e, size_t kv_budget)
+{
+    if (!e->sched)
+        return;
+    pthread_mutex_lock(&e->lock);
+    e->kv_budget = kv_budget;
+    shared_set_kv_budget(e->sched, kv_budget);
+    pthread_cond_signal(&e->work_cond);
+    pthread_mutex_unlock(&e->lock);
 }
 
 void engine_free(mock_engine *e)
@@ -271,6 +283,7 @@ void engine_play_end(mock_engine *e, engine_play *p)
     pthread_mutex_lock(&e->lock);
     shared_remove(e->sched, p->seq);
     p->seq = NULL;
+    pthread_cond_signal(&e->work_cond); /* KV room may have freed */
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -289,7 +302,7 @@ void engine_shutdown(mock_engine *e)
 
 engine_counts engine_get_counts(mock_engine *e)
 {
-    engine_counts c = {0, 0, 0, 0, 0};
+    engine_counts c = {0, 0, 0, 0, 0, 0};
     pthread_mutex_lock(&e->lock);
     c.running = e->running;
     c.waiting = e->waiting;
@@ -298,6 +311,11 @@ engine_counts engine_get_counts(mock_engine *e)
         c.prefilling = (int)sc.prefilling;
         c.decoding = (int)sc.decoding;
         c.kv_tokens = sc.context_tokens;
+        c.kv_budget = e->kv_budget;
+        /* A request admitted to a slot but still waiting for KV room is
+         * waiting, as vLLM counts it. */
+        c.running -= (int)sc.kv_waiting;
+        c.waiting += (int)sc.kv_waiting;
     }
     pthread_mutex_unlock(&e->lock);
     return c;

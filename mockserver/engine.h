@@ -45,6 +45,9 @@ mock_engine *engine_new(int parallel, const sched_params *params);
  * prefill_chunk tokens). Starts the engine thread. */
 mock_engine *engine_new_shared(int parallel, const sched_params *params, double batch_penalty,
                                size_t prefill_chunk);
+/* Shared engine: the KV budget in tokens (shared.h); call before the first
+ * request. No effect on the independent engine. */
+void engine_set_kv_budget(mock_engine *e, size_t kv_budget);
 /* Stops the engine thread (if any); call only when no handler uses the
  * engine any more. */
 void engine_free(mock_engine *e);
@@ -88,6 +91,7 @@ void engine_play_end(mock_engine *e, engine_play *p);
 void engine_shutdown(mock_engine *e);
 
 typedef struct engine_counts {
+    /* In a slot and holding KV room / queued for a slot or for KV room. */
     int running;
     int waiting;
     /* Shared engine only (0 otherwise): sequences in prefill and in decode,
@@ -95,6 +99,7 @@ typedef struct engine_counts {
     int prefilling;
     int decoding;
     size_t kv_tokens;
+    size_t kv_budget; /* 0 = none */
 } engine_counts;
 
 engine_counts engine_get_counts(mock_engine *e);

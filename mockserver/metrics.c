@@ -153,6 +153,21 @@ int metrics_render(mock_metrics *m, buf *out, const char *model, engine_counts c
                      "Requests in a slot (prefill or decode).", labels, (uint64_t)counts.running);
     rc |= render_one(out, "vllm:num_requests_waiting", "gauge",
                      "Requests waiting for a slot.", labels, (uint64_t)counts.waiting);
+    rc |= render_one(out, "tokmock:num_requests_prefilling", "gauge",
+                     "Shared engine: running requests still prefilling.", labels,
+                     (uint64_t)counts.prefilling);
+    rc |= render_one(out, "tokmock:num_requests_decoding", "gauge",
+                     "Shared engine: running requests in the decode batch.", labels,
+                     (uint64_t)counts.decoding);
+    rc |= render_one(out, "tokmock:kv_tokens", "gauge",
+                     "Shared engine: KV tokens held (prompt + generated, unfinished requests).",
+                     labels, (uint64_t)counts.kv_tokens);
+    if (counts.kv_budget > 0)
+        rc |= buf_printf(out,
+                         "# HELP vllm:kv_cache_usage_perc KV cache usage (1 = the whole "
+                         "--kv-budget).\n# TYPE vllm:kv_cache_usage_perc gauge\n"
+                         "vllm:kv_cache_usage_perc{%s} %.9g\n",
+                         labels, (double)counts.kv_tokens / (double)counts.kv_budget);
     rc |= render_one(out, "vllm:prompt_tokens_total", "counter", "Prompt tokens processed.",
                      labels, atomic_load(&m->prompt_tokens));
     rc |= render_one(out, "vllm:generation_tokens_total", "counter", "Tokens generated.",

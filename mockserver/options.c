@@ -32,6 +32,8 @@ static const char usage_text[] =
     "  --engine E             independent|shared (one accelerator, batches) [independent]\n"
     "  --batch-penalty B      shared engine: step time (1/tg)(1+B(b-1)) [0]\n"
     "  --prefill-chunk N      shared engine: prefill chunk tokens [512]\n"
+    "  --kv-budget TOKENS     shared engine: requests wait while their context (prompt +\n"
+    "                         max tokens) does not fit beside the running ones [0=off]\n"
     "  --ctx-size N           prompt + max_tokens limit per request [131072]\n"
     "  --cache M              prefix cache lcp|block|off [lcp]\n"
     "  --cache-block N        block cache: tokens per block [16]\n"
@@ -153,7 +155,7 @@ enum opt_id {
     O_PARALLEL, O_BATCH_PENALTY, O_ENGINE, O_PREFILL_CHUNK, O_CTX_SIZE, O_CACHE,
     O_CACHE_BLOCK, O_CACHE_CAPACITY, O_MTP, O_MTP_ACCEPT, O_MTP_PATTERN, O_REASONING,
     O_ROLE_CHUNK, O_PERSONALITY, O_SEED, O_API_KEY, O_TRUTH, O_FAULT, O_LOG_LEVEL, O_QUIET,
-    O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION,
+    O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION, O_KV_BUDGET,
 };
 
 static const struct {
@@ -174,7 +176,7 @@ static const struct {
     [O_FAULT] = {"fault", 1}, [O_LOG_LEVEL] = {"log-level", 1}, [O_QUIET] = {"quiet", 0},
     [O_THREADS] = {"threads", 1}, [O_PING_MS] = {"ping-ms", 1}, [O_EOS_AT] = {"eos-at", 1},
     [O_NO_TOKENIZE] = {"no-tokenize", 0}, [O_MAX_BODY] = {"max-body-bytes", 1},
-    [O_HELP] = {"help", 0}, [O_VERSION] = {"version", 0},
+    [O_HELP] = {"help", 0}, [O_VERSION] = {"version", 0}, [O_KV_BUDGET] = {"kv-budget", 1},
 };
 
 #define N_OPTS (sizeof table / sizeof table[0])
@@ -242,6 +244,11 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         if (parse_long(v, 1, 1L << 30, &l))
             return fail(err, err_len, "--prefill-chunk: expected a positive count, got '%s'", v);
         o->prefill_chunk = (size_t)l;
+        break;
+    case O_KV_BUDGET:
+        if (parse_long(v, 0, 1L << 40, &l))
+            return fail(err, err_len, "--kv-budget: expected a token count >= 0, got '%s'", v);
+        o->kv_budget = (size_t)l;
         break;
     case O_CTX_SIZE:
         if (parse_long(v, 1, 1L << 40, &l))
@@ -393,6 +400,8 @@ int options_parse(mock_options *o, int argc, char **argv, FILE *out, char *err, 
         o->n_models = 1; /* models[0] holds the default name */
     if (o->sched.mtp_k > 0 && o->sched.mtp_pattern_len > 0)
         return fail(err, err_len, "--mtp and --mtp-pattern are exclusive");
+    if (o->kv_budget > 0 && o->engine != ENGINE_SHARED)
+        return fail(err, err_len, "--kv-budget needs --engine shared");
     if (o->port_file && !*o->port_file)
         return fail(err, err_len, "--port-file: empty path");
     if (o->pid_file && !*o->pid_file)

@@ -37,6 +37,7 @@ typedef struct mock_options {
     double batch_penalty;
     enum engine_kind engine;
     size_t prefill_chunk;
+    size_t kv_budget;      /* shared engine: KV tokens, 0 = unlimited */
     size_t ctx_size;
     int cache_mode;        /* enum cache_mode */
     size_t cache_block;

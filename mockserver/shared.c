@@ -16,6 +16,8 @@ struct shared_seq {
     shared_seq *prev, *next;
     int64_t ready_ns;
     size_t context_tokens;
+    size_t kv_need;         /* context + max tokens: its reservation under a KV budget */
+    int resident;           /* holds its KV reservation (0 while it waits for room) */
     size_t prefill_left;    /* uncached prompt tokens not yet prefilled */
     int64_t prefill_end_ns; /* -1 until the last chunk is scheduled */
     int finished;
@@ -28,6 +30,7 @@ struct shared_sched {
     const sched_params *params; /* borrowed */
     double batch_penalty;
     size_t prefill_chunk;
+    size_t kv_budget;      /* 0 = unlimited */
     shared_seq *first, *last;
     int64_t busy_until_ns; /* end of the last step decided */
     int started;           /* a step has been decided at least once */
@@ -86,6 +89,8 @@ shared_seq *shared_add(shared_sched *s, int64_t ready_ns, size_t context_tokens,
     shared_seq *q = xcalloc(1, sizeof *q);
     q->ready_ns = ready_ns;
     q->context_tokens = context_tokens;
+    q->kv_need = context_tokens + limit;
+    q->resident = s->kv_budget == 0;
     q->prefill_left = uncached_tokens;
     q->prefill_end_ns = -1;
     sched_stream_init(&q->stream, s->params, 0, limit, seed);
@@ -143,14 +148,54 @@ static size_t produce(shared_seq *q, int64_t at_ns)
     return n;
 }
 
+void shared_set_kv_budget(shared_sched *s, size_t kv_budget)
+{
+    s->kv_budget = kv_budget;
+    for (shared_seq *q = s->first; q; q = q->next)
+        q->resident = q->resident || kv_budget == 0;
+}
+
+size_t shared_kv_held(const shared_sched *s)
+{
+    size_t held = 0;
+    for (const shared_seq *q = s->first; q; q = q->next)
+        if (q->resident && !q->finished)
+            held += q->kv_need;
+    return held;
+}
+
+/* Gives KV room to waiting sequences in FIFO order: each takes its
+ * reservation if it fits beside the unfinished resident ones, or if nothing
+ * else holds room (a request larger than the whole budget still runs,
+ * alone). The first one that does not fit stops the scan: no overtaking. */
+static void admit_kv(shared_sched *s)
+{
+    if (s->kv_budget == 0)
+        return;
+    size_t held = shared_kv_held(s);
+    for (shared_seq *q = s->first; q; q = q->next) {
+        if (q->resident)
+            continue;
+        if (held > 0 && held + q->kv_need > s->kv_budget)
+            break;
+        q->resident = 1;
+        held += q->kv_need;
+    }
+}
+
+int shared_seq_resident(const shared_seq *q)
+{
+    return q->resident;
+}
+
 static int is_prefilling(const shared_seq *q)
 {
-    return q->prefill_end_ns < 0;
+    return q->resident && q->prefill_end_ns < 0;
 }
 
 static int is_decoding(const shared_seq *q)
 {
-    return !is_prefilling(q) && !q->finished;
+    return q->resident && q->prefill_end_ns >= 0 && !q->finished;
 }
 
 /* The oldest sequence whose prefill can run in a step starting at start_ns. */
@@ -169,6 +214,7 @@ int shared_next_step(shared_sched *s, int64_t now_ns, shared_step *out, int64_t 
         *wake_ns = s->busy_until_ns; /* a step is still running */
         return 0;
     }
+    admit_kv(s);
 
     size_t batch = 0;
     int64_t earliest_ready = INT64_MAX;
@@ -253,8 +299,12 @@ const sched_stream *shared_seq_stream(const shared_seq *q)
 
 shared_counts shared_get_counts(const shared_sched *s)
 {
-    shared_counts c = {0, 0, 0, 0};
+    shared_counts c = {0, 0, 0, 0, 0};
     for (const shared_seq *q = s->first; q; q = q->next) {
+        if (!q->resident) {
+            c.kv_waiting++;
+            continue;
+        }
         if (q->finished) {
             c.finished++;
             continue;

@@ -36,10 +36,23 @@ typedef struct shared_counts {
     size_t decoding;   /* prefill done, tokens left */
     size_t finished;   /* all tokens scheduled, not yet removed */
     size_t context_tokens; /* sum over unfinished sequences of prompt + generated */
+    size_t kv_waiting;     /* added, waiting for room under the KV budget */
 } shared_counts;
 
 /* Borrows params for the scheduler's lifetime. prefill_chunk >= 1. */
 shared_sched *shared_new(const sched_params *params, double batch_penalty, size_t prefill_chunk);
+/* KV budget in tokens (0 = unlimited, the default). Under a budget a
+ * sequence reserves context_tokens + limit when it gets room; sequences get
+ * room in the order they were added, each once its reservation fits beside
+ * those of the unfinished sequences holding room (or when none holds any).
+ * Until then it neither prefills nor decodes. A finished sequence (all
+ * tokens scheduled) frees its room at the end of its last step. */
+void shared_set_kv_budget(shared_sched *s, size_t kv_budget);
+/* Sum of the reservations of the unfinished sequences holding room. */
+size_t shared_kv_held(const shared_sched *s);
+/* True once the sequence holds KV room (always true without a budget). */
+int shared_seq_resident(const shared_seq *q);
+
 /* Frees the scheduler and every sequence still in it. */
 void shared_free(shared_sched *s);
 

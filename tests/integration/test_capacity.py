@@ -1,0 +1,186 @@
+"""Issue 5's "Done when", measured through tokbench on tokmock's shared engine
+(docs/tokmock-engine.md has the closed forms used here).
+
+- --parallel 1, a burst of 4: the k-th request (ordered by first token) waits
+  for k - 1 whole generations; each request still decodes at --tg-rate.
+- --parallel 4 --batch-penalty 0.67: TTFTs stay within four prefills, each
+  request decodes at tg / (1 + 0.67 * 3), the total rises to 4 times that.
+- SLO gates on the queueing setup: one met (exit 0), one breached (exit 3).
+- /metrics gauges (running, waiting, prefilling, decoding, KV) while a burst
+  is being served.
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (SLOW, TOKBENCH, Tokmock, bench_json, check, finish,  # noqa: E402
+                     run_scenario, run_tokbench)
+
+TG_RATE = 100.0
+PP_RATE = 20000.0
+PP, TG = 64, 24
+BASE = ["--pp", PP, "--tg", TG, "--skip-coherence", "--latency-mode", "none", "--quiet",
+        "--runs", "1", "--no-warmup", "--concurrency", "4"]
+REL = 0.10
+
+
+def requests_by_first_token(data):
+    rows = [b for b in data["benchmarks"] if not b["is_context_prefill_phase"]]
+    reqs = [r for r in rows[0]["requests"] if r["error"] is None]
+    return rows[0], sorted(reqs, key=lambda r: r["first_token_ns"])
+
+
+def uncached(r):
+    return r["prompt_tokens"] - (r["cached_tokens"] or 0)
+
+
+def queue_regime():
+    with Tokmock("--engine", "shared", "--parallel", "1", "--tg-rate", TG_RATE,
+                 "--pp-rate", PP_RATE) as mock:
+        rc, data, err = bench_json(mock, *BASE)
+        if not check("p1_bench_ok", rc == 0 and data is not None, f"rc={rc} {err[-300:]}"):
+            return
+        run, reqs = requests_by_first_token(data)
+        check("p1_four_requests", len(reqs) == 4, len(reqs))
+        if len(reqs) != 4:
+            return
+        # TTFT of the k-th: (k - 1) whole services plus its own prefill.
+        t0 = min(r["start_ns"] for r in reqs)
+        waited = 0.0
+        got, want = [], []
+        for r in reqs:
+            u = uncached(r)
+            service = u / PP_RATE + (r["completion_tokens"] - 1) / TG_RATE
+            ttft = (r["first_token_ns"] - t0) / 1e9
+            got.append(ttft)
+            want.append(waited + u / PP_RATE)
+            waited += service
+        check("p1_ttft_grows_with_position", got == sorted(got) and got[3] > 2.5 * got[1],
+              f"{got}")
+        ok = all(near_or_abs(g, w, REL, 0.010 * SLOW) for g, w in zip(got[1:], want[1:]))
+        check("p1_ttft_closed_form_10pct", ok, f"measured {got} expected {want}")
+        # The 4th waits for three generations.
+        three = sum((r["completion_tokens"] - 1) / TG_RATE for r in reqs[:3])
+        check("p1_fourth_waits_three_generations", got[3] >= 0.9 * three, f"{got[3]} vs {three}")
+        # Each request decodes at the single-stream rate.
+        rates = run["tg_req_throughput"]["values"]
+        check("p1_tg_req_single_stream", len(rates) == 4
+              and all(abs(x - TG_RATE) <= REL * TG_RATE for x in rates), f"{rates}")
+
+
+def near_or_abs(value, target, rel, abs_s):
+    return abs(value - target) <= max(rel * abs(target), abs_s)
+
+
+def batch_regime():
+    penalty = 0.67
+    per_req = TG_RATE / (1 + penalty * 3)
+    with Tokmock("--engine", "shared", "--parallel", "4", "--batch-penalty", penalty,
+                 "--tg-rate", TG_RATE, "--pp-rate", PP_RATE) as mock:
+        rc, data, err = bench_json(mock, *BASE)
+        if not check("p4_bench_ok", rc == 0 and data is not None, f"rc={rc} {err[-300:]}"):
+            return
+        run, reqs = requests_by_first_token(data)
+        if not check("p4_four_requests", len(reqs) == 4, len(reqs)):
+            return
+        # TTFT flat: the k-th is prefilled k-th, so at most four prefills.
+        t0 = min(r["start_ns"] for r in reqs)
+        ttfts = [(r["first_token_ns"] - t0) / 1e9 for r in reqs]
+        four_prefills = sum(uncached(r) for r in reqs) / PP_RATE
+        check("p4_ttft_flat", max(ttfts) <= four_prefills + 0.015 * SLOW,
+              f"ttfts {ttfts} vs 4 prefills {four_prefills}")
+        # Well below one generation: nobody queued behind a whole stream.
+        check("p4_ttft_not_queued", max(ttfts) < 0.25 * (TG - 1) / TG_RATE, f"{ttfts}")
+        rates = run["tg_req_throughput"]["values"]
+        check("p4_tg_req_third", len(rates) == 4
+              and all(abs(x - per_req) <= REL * per_req for x in rates),
+              f"{rates} vs {per_req:.2f}")
+        total = run["tg_throughput"]["mean"]
+        check("p4_total_tg_rises", abs(total - 4 * per_req) <= REL * 4 * per_req
+              and total > 1.2 * TG_RATE, f"{total} vs {4 * per_req:.2f}")
+
+
+def slo_gates():
+    with Tokmock("--engine", "shared", "--parallel", "1", "--tg-rate", TG_RATE,
+                 "--pp-rate", PP_RATE) as mock:
+        url = ["--base-url", mock.base_url + "/v1"]
+        # The 4th TTFT is about 0.7 s here; the single-stream rate is 100 t/s.
+        rc, out, err = run_tokbench(*url, *BASE, "--slo", "ttft_p95_ms<=5000,tg_req_p50>=80",
+                                    "--ci")
+        check("slo_met_exit_0", rc == 0, f"rc={rc} {out[-300:]} {err[-300:]}")
+        rc, out, err = run_tokbench(*url, *BASE, "--slo", "ttft_p95_ms<=300,tg_req_p50>=80",
+                                    "--ci")
+        check("slo_breach_exit_3", rc == 3 and "ttft_p95_ms" in out + err,
+              f"rc={rc} {out[-300:]} {err[-300:]}")
+
+
+def scrape(mock):
+    status, _, body = mock.request("GET", "/metrics")
+    values = {}
+    if status != 200:
+        return values
+    for line in body.decode().splitlines():
+        m = re.match(r"^([a-zA-Z_:]+)\{[^}]*\} ([0-9.eE+-]+)$", line)
+        if m:
+            values[m.group(1)] = float(m.group(2))
+    return values
+
+
+def metrics_gauges():
+    # Slow decode so the burst is observable for about two seconds.
+    with Tokmock("--engine", "shared", "--parallel", "1", "--tg-rate", "40",
+                 "--pp-rate", PP_RATE, "--kv-budget", "100000") as mock:
+        idle = scrape(mock)
+        check("metrics_idle_zero", idle.get("vllm:num_requests_running") == 0
+              and idle.get("tokmock:kv_tokens") == 0
+              and idle.get("vllm:kv_cache_usage_perc") == 0, f"{idle}")
+        args = [TOKBENCH, "--base-url", mock.base_url + "/v1", "--pp", PP, "--tg", "40",
+                "--skip-coherence", "--latency-mode", "none", "--quiet", "--runs", "1",
+                "--no-warmup", "--concurrency", "4"]
+        proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        seen = None
+        deadline = time.monotonic() + 10 * SLOW
+        try:
+            while time.monotonic() < deadline and proc.poll() is None:
+                v = scrape(mock)
+                if (v.get("vllm:num_requests_running") == 1
+                        and v.get("vllm:num_requests_waiting") == 3
+                        and v.get("tokmock:num_requests_decoding") == 1):
+                    seen = v
+                    break
+                time.sleep(0.01)  # polling interval, not a readiness guess
+        finally:
+            try:
+                proc.wait(timeout=30 * SLOW)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        check("metrics_running_waiting_during_burst", seen is not None, "never saw 1 running, 3 "
+              "waiting, 1 decoding")
+        if seen:
+            kv = seen.get("tokmock:kv_tokens", 0)
+            # One sequence: its prompt (chat template included) plus tokens so far.
+            check("metrics_kv_tokens_one_context", PP <= kv <= PP + 40 + 64, f"{seen}")
+            usage = seen.get("vllm:kv_cache_usage_perc", -1)
+            check("metrics_kv_usage_fraction", abs(usage - kv / 100000) < 1e-6, f"{seen}")
+            check("metrics_prefilling_gauge", seen.get("tokmock:num_requests_prefilling") == 0,
+                  f"{seen}")
+        after = scrape(mock)
+        check("metrics_drained", after.get("vllm:num_requests_running") == 0
+              and after.get("tokmock:kv_tokens") == 0, f"{after}")
+
+
+def main():
+    run_scenario("queue_regime", queue_regime)
+    run_scenario("batch_regime", batch_regime)
+    run_scenario("slo_gates", slo_gates)
+    run_scenario("metrics_gauges", metrics_gauges)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
