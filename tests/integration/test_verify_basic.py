@@ -1,7 +1,7 @@
 """End-to-end verification, part 1: tokbench's numbers proven against
 tokmock's truth record (ms level) and closed-form model (percent level).
 
-Scenarios (docs/verification.md): 1 defaults, 2 server overhead under each
+Scenarios (README, "How we know the numbers are right"): 1 defaults, 2 server overhead under each
 latency mode, 6 an early role chunk, 7 reasoning tokens.
 """
 import os

@@ -1,6 +1,6 @@
 """End-to-end verification, part 2: prompts and the prefix cache.
 
-Scenarios (docs/verification.md): 3 a depth sweep without and with
+Scenarios (README, "How we know the numbers are right"): 3 a depth sweep without and with
 --enable-prefix-caching, 4 the server's cache modes against a client that
 busts the cache, 9 a server without /tokenize (calibrated prompt sizes).
 """

@@ -1,7 +1,7 @@
 """End-to-end verification, part 3: multi-token steps, concurrency and
 queueing, failures.
 
-Scenarios (docs/verification.md): 5 MTP with each token-count path,
+Scenarios (README, "How we know the numbers are right"): 5 MTP with each token-count path,
 8 concurrency 1/4/16 with unlimited slots and with one slot, 10 requests
 over the context size.
 """
