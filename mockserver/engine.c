@@ -93,13 +93,14 @@ mock_engine *engine_new_shared(int parallel, const sched_params *params, double 
     return e;
 }
 
-void engine_set_kv_budget(mock_engine *e, size_t kv_budget)
+void engine_set_kv_budget(mock_engine *e, size_t kv_budget, int preempt)
 {
     if (!e->sched)
         return;
     pthread_mutex_lock(&e->lock);
     e->kv_budget = kv_budget;
     shared_set_kv_budget(e->sched, kv_budget);
+    shared_set_kv_preempt(e->sched, preempt);
     pthread_cond_signal(&e->work_cond);
     pthread_mutex_unlock(&e->lock);
 }

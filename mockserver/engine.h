@@ -45,9 +45,10 @@ mock_engine *engine_new(int parallel, const sched_params *params);
  * prefill_chunk tokens). Starts the engine thread. */
 mock_engine *engine_new_shared(int parallel, const sched_params *params, double batch_penalty,
                                size_t prefill_chunk);
-/* Shared engine: the KV budget in tokens (shared.h); call before the first
- * request. No effect on the independent engine. */
-void engine_set_kv_budget(mock_engine *e, size_t kv_budget);
+/* Shared engine: the KV budget in tokens and whether it preempts
+ * (shared.h); call before the first request. No effect on the independent
+ * engine. */
+void engine_set_kv_budget(mock_engine *e, size_t kv_budget, int preempt);
 /* Stops the engine thread (if any); call only when no handler uses the
  * engine any more. */
 void engine_free(mock_engine *e);

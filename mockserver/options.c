@@ -34,6 +34,8 @@ static const char usage_text[] =
     "  --prefill-chunk N      shared engine: prefill chunk tokens [512]\n"
     "  --kv-budget TOKENS     shared engine: requests wait while their context (prompt +\n"
     "                         max tokens) does not fit beside the running ones [0=off]\n"
+    "  --kv-preempt           with --kv-budget: count live tokens; when full, pause the\n"
+    "                         newest running request (it recomputes its context later)\n"
     "  --ctx-size N           prompt + max_tokens limit per request [131072]\n"
     "  --cache M              prefix cache lcp|block|off [lcp]\n"
     "  --cache-block N        block cache: tokens per block [16]\n"
@@ -156,6 +158,7 @@ enum opt_id {
     O_CACHE_BLOCK, O_CACHE_CAPACITY, O_MTP, O_MTP_ACCEPT, O_MTP_PATTERN, O_REASONING,
     O_ROLE_CHUNK, O_PERSONALITY, O_SEED, O_API_KEY, O_TRUTH, O_FAULT, O_LOG_LEVEL, O_QUIET,
     O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION, O_KV_BUDGET,
+    O_KV_PREEMPT,
 };
 
 static const struct {
@@ -177,6 +180,7 @@ static const struct {
     [O_THREADS] = {"threads", 1}, [O_PING_MS] = {"ping-ms", 1}, [O_EOS_AT] = {"eos-at", 1},
     [O_NO_TOKENIZE] = {"no-tokenize", 0}, [O_MAX_BODY] = {"max-body-bytes", 1},
     [O_HELP] = {"help", 0}, [O_VERSION] = {"version", 0}, [O_KV_BUDGET] = {"kv-budget", 1},
+    [O_KV_PREEMPT] = {"kv-preempt", 0},
 };
 
 #define N_OPTS (sizeof table / sizeof table[0])
@@ -249,6 +253,9 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         if (parse_long(v, 0, 1L << 40, &l))
             return fail(err, err_len, "--kv-budget: expected a token count >= 0, got '%s'", v);
         o->kv_budget = (size_t)l;
+        break;
+    case O_KV_PREEMPT:
+        o->kv_preempt = 1;
         break;
     case O_CTX_SIZE:
         if (parse_long(v, 1, 1L << 40, &l))
@@ -402,6 +409,8 @@ int options_parse(mock_options *o, int argc, char **argv, FILE *out, char *err, 
         return fail(err, err_len, "--mtp and --mtp-pattern are exclusive");
     if (o->kv_budget > 0 && o->engine != ENGINE_SHARED)
         return fail(err, err_len, "--kv-budget needs --engine shared");
+    if (o->kv_preempt && o->kv_budget == 0)
+        return fail(err, err_len, "--kv-preempt needs --kv-budget");
     if (o->port_file && !*o->port_file)
         return fail(err, err_len, "--port-file: empty path");
     if (o->pid_file && !*o->pid_file)

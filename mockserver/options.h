@@ -38,6 +38,7 @@ typedef struct mock_options {
     enum engine_kind engine;
     size_t prefill_chunk;
     size_t kv_budget;      /* shared engine: KV tokens, 0 = unlimited */
+    int kv_preempt;        /* with kv_budget: pause the newest instead of reserving */
     size_t ctx_size;
     int cache_mode;        /* enum cache_mode */
     size_t cache_block;

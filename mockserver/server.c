@@ -766,7 +766,7 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
                                         o->prefill_chunk)
                     : engine_new(o->parallel, &o->sched);
     if (o->kv_budget > 0)
-        engine_set_kv_budget(s->engine, o->kv_budget);
+        engine_set_kv_budget(s->engine, o->kv_budget, o->kv_preempt);
     s->cache = cache_new((enum cache_mode)o->cache_mode, o->parallel, o->cache_block,
                          o->cache_capacity);
     s->metrics = metrics_new();

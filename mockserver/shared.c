@@ -18,7 +18,9 @@ struct shared_seq {
     size_t context_tokens;
     size_t kv_need;         /* context + max tokens: its reservation under a KV budget */
     int resident;           /* holds its KV reservation (0 while it waits for room) */
+    size_t uncached;        /* uncached prompt tokens as added */
     size_t prefill_left;    /* uncached prompt tokens not yet prefilled */
+    size_t recompute_left;  /* after a preemption: context to prefill again */
     int64_t prefill_end_ns; /* -1 until the last chunk is scheduled */
     int finished;
     sched_stream stream;    /* token counts (its times are not used) */
@@ -31,6 +33,7 @@ struct shared_sched {
     double batch_penalty;
     size_t prefill_chunk;
     size_t kv_budget;      /* 0 = unlimited */
+    int kv_preempt;        /* count live tokens, pause the newest when full */
     shared_seq *first, *last;
     int64_t busy_until_ns; /* end of the last step decided */
     int started;           /* a step has been decided at least once */
@@ -91,6 +94,7 @@ shared_seq *shared_add(shared_sched *s, int64_t ready_ns, size_t context_tokens,
     q->context_tokens = context_tokens;
     q->kv_need = context_tokens + limit;
     q->resident = s->kv_budget == 0;
+    q->uncached = uncached_tokens;
     q->prefill_left = uncached_tokens;
     q->prefill_end_ns = -1;
     sched_stream_init(&q->stream, s->params, 0, limit, seed);
@@ -155,13 +159,40 @@ void shared_set_kv_budget(shared_sched *s, size_t kv_budget)
         q->resident = q->resident || kv_budget == 0;
 }
 
+void shared_set_kv_preempt(shared_sched *s, int on)
+{
+    s->kv_preempt = on != 0;
+}
+
+/* Tokens a sequence holds now: its context and what it generated. */
+static size_t live_tokens(const shared_seq *q)
+{
+    return q->context_tokens + q->stream.emitted;
+}
+
 size_t shared_kv_held(const shared_sched *s)
 {
     size_t held = 0;
     for (const shared_seq *q = s->first; q; q = q->next)
         if (q->resident && !q->finished)
-            held += q->kv_need;
+            held += s->kv_preempt ? live_tokens(q) : q->kv_need;
     return held;
+}
+
+static int needs_prefill(const shared_seq *q)
+{
+    return q->prefill_end_ns < 0 || q->recompute_left > 0;
+}
+
+/* Unfinished sequences holding room whose prefill is done: the decode
+ * batch; each will hold one more token after the next decode step. */
+static size_t count_decoders(const shared_sched *s)
+{
+    size_t n = 0;
+    for (const shared_seq *q = s->first; q; q = q->next)
+        if (q->resident && !q->finished && !needs_prefill(q))
+            n++;
+    return n;
 }
 
 /* Gives KV room to waiting sequences in FIFO order: each takes its
@@ -173,13 +204,47 @@ static void admit_kv(shared_sched *s)
     if (s->kv_budget == 0)
         return;
     size_t held = shared_kv_held(s);
+    /* Under preemption a request needs room for what it holds now plus its
+     * next token, beside the running ones and their next tokens. */
+    size_t growth = s->kv_preempt ? count_decoders(s) : 0;
     for (shared_seq *q = s->first; q; q = q->next) {
         if (q->resident)
             continue;
-        if (held > 0 && held + q->kv_need > s->kv_budget)
+        size_t need = s->kv_preempt ? live_tokens(q) + 1 : q->kv_need;
+        if (held > 0 && held + growth + need > s->kv_budget)
             break;
         q->resident = 1;
-        held += q->kv_need;
+        held += s->kv_preempt ? live_tokens(q) : need;
+    }
+}
+
+/* --kv-preempt, before a decode step: while the running sequences' tokens
+ * after the step would exceed the budget, the newest of them (but never the
+ * last one) gives its room back and waits at the head of the queue; its KV
+ * is lost, so it prefills its whole context again when it gets room back
+ * (vLLM's recomputation). */
+static void preempt_kv(shared_sched *s)
+{
+    if (s->kv_budget == 0 || !s->kv_preempt)
+        return;
+    for (;;) {
+        size_t live = shared_kv_held(s) + count_decoders(s);
+        if (live <= s->kv_budget)
+            return;
+        shared_seq *newest = NULL;
+        size_t holders = 0;
+        for (shared_seq *q = s->first; q; q = q->next)
+            if (q->resident && !q->finished) {
+                holders++;
+                newest = q;
+            }
+        if (holders < 2)
+            return;
+        newest->resident = 0;
+        if (newest->prefill_end_ns < 0)
+            newest->prefill_left = newest->uncached; /* its prefill restarts */
+        else
+            newest->recompute_left = live_tokens(newest);
     }
 }
 
@@ -190,12 +255,12 @@ int shared_seq_resident(const shared_seq *q)
 
 static int is_prefilling(const shared_seq *q)
 {
-    return q->resident && q->prefill_end_ns < 0;
+    return q->resident && !q->finished && needs_prefill(q);
 }
 
 static int is_decoding(const shared_seq *q)
 {
-    return q->resident && q->prefill_end_ns >= 0 && !q->finished;
+    return q->resident && !q->finished && !needs_prefill(q);
 }
 
 /* The oldest sequence whose prefill can run in a step starting at start_ns. */
@@ -248,18 +313,32 @@ int shared_next_step(shared_sched *s, int64_t now_ns, shared_step *out, int64_t 
     out->tokens_out = 0;
     shared_seq *pq = prefill_candidate(s, start_ns);
     if (pq) {
-        size_t chunk = pq->prefill_left < s->prefill_chunk ? pq->prefill_left : s->prefill_chunk;
+        size_t *left = pq->recompute_left > 0 ? &pq->recompute_left : &pq->prefill_left;
+        size_t chunk = *left < s->prefill_chunk ? *left : s->prefill_chunk;
         out->kind = SHARED_STEP_PREFILL;
         out->prefill_tokens = chunk;
         out->end_ns = start_ns + seconds_to_ns((double)chunk / s->params->pp_rate);
-        pq->prefill_left -= chunk;
-        if (pq->prefill_left == 0) {
+        *left -= chunk;
+        if (left == &pq->prefill_left && pq->prefill_left == 0) {
             pq->prefill_end_ns = out->end_ns;
             out->tokens_out = produce(pq, out->end_ns); /* the first token */
             if (pq->stream.limit == 0)
                 pq->finished = 1;
         }
     } else {
+        if (s->kv_preempt && s->kv_budget > 0) {
+            preempt_kv(s);
+            batch = count_decoders(s);
+            if (batch == 0) {
+                /* Only sequences still waiting to be ready hold room. */
+                int64_t ready = INT64_MAX;
+                for (const shared_seq *q = s->first; q; q = q->next)
+                    if (is_prefilling(q) && q->ready_ns < ready)
+                        ready = q->ready_ns;
+                *wake_ns = ready;
+                return 0;
+            }
+        }
         out->kind = SHARED_STEP_DECODE;
         out->batch = batch;
         out->end_ns = start_ns + shared_decode_step_ns(s->params, s->batch_penalty, batch);

@@ -48,7 +48,14 @@ shared_sched *shared_new(const sched_params *params, double batch_penalty, size_
  * Until then it neither prefills nor decodes. A finished sequence (all
  * tokens scheduled) frees its room at the end of its last step. */
 void shared_set_kv_budget(shared_sched *s, size_t kv_budget);
-/* Sum of the reservations of the unfinished sequences holding room. */
+/* --kv-preempt: under the budget, count what sequences hold now (context +
+ * generated) instead of reserving max tokens; a sequence gets room when it
+ * and its next token fit beside the running ones. Before a decode step that
+ * would overflow the budget, the newest running sequence (never the only
+ * one) loses its room and KV and waits at the head of the queue; back in,
+ * it prefills its whole context again, then decodes on. */
+void shared_set_kv_preempt(shared_sched *s, int on);
+/* Sum of the reservations (with preemption: the live tokens) of the unfinished sequences holding room. */
 size_t shared_kv_held(const shared_sched *s);
 /* True once the sequence holds KV room (always true without a budget). */
 int shared_seq_resident(const shared_seq *q);

@@ -8,6 +8,9 @@
 - SLO gates on the queueing setup: one met (exit 0), one breached (exit 3).
 - /metrics gauges (running, waiting, prefilling, decoding, KV) while a burst
   is being served.
+- --kv-budget just above one depth's contexts: tokbench's depth sweep marks
+  the cliff and recommends the depth below it; --kv-preempt pauses the newer
+  of two requests instead of queueing it.
 """
 import os
 import re
@@ -16,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SLOW, TOKBENCH, Tokmock, bench_json, check, finish,  # noqa: E402
+from harness import (SLOW, TOKBENCH, TOKMOCK, Tokmock, bench_json, check, finish,  # noqa: E402
                      run_scenario, run_tokbench)
 
 TG_RATE = 100.0
@@ -174,11 +177,103 @@ def metrics_gauges():
               and after.get("tokmock:kv_tokens") == 0, f"{after}")
 
 
+SWEEP = ["--pp", "64", "--tg", "16", "--depth", "0", "256", "1024", "--concurrency", "2",
+         "--skip-coherence", "--latency-mode", "none", "--runs", "1", "--no-warmup"]
+
+
+def kv_cliff():
+    # At depth 256 a request holds about 320 + 16 KV tokens, so two fit in
+    # 800; at depth 1024 (about 1100 each) they run one at a time and the
+    # total tg halves: a cliff after 256, which is the recommended depth.
+    # Fast prefill, so without a budget depth barely matters.
+    common = ["--engine", "shared", "--parallel", "2", "--tg-rate", TG_RATE,
+              "--pp-rate", "500000"]
+    with Tokmock(*common) as mock:
+        rc, data, err = bench_json(mock, *SWEEP)
+        if check("kv_control_ok", rc == 0 and data is not None, f"rc={rc} {err[-300:]}"):
+            sw = data["context_sweep"]
+            check("kv_control_no_cliff", len(sw) == 1 and sw[0]["cliffs"] == []
+                  and sw[0]["recommended_depth"] == 1024, f"{sw}")
+    with Tokmock(*common, "--kv-budget", "800") as mock:
+        rc, data, err = bench_json(mock, *SWEEP)
+        if check("kv_sweep_ok", rc == 0 and data is not None, f"rc={rc} {err[-300:]}"):
+            sw = data["context_sweep"]
+            ok = (len(sw) == 1 and sw[0]["recommended_depth"] == 256
+                  and len(sw[0]["cliffs"]) == 1 and sw[0]["cliffs"][0]["from_depth"] == 256
+                  and sw[0]["cliffs"][0]["to_depth"] == 1024
+                  and 0.35 < sw[0]["cliffs"][0]["drop"] < 0.65)
+            check("kv_budget_cliff_json", ok, f"{sw}")
+            rows = {b["context_size"]: b for b in data["benchmarks"]
+                    if not b["is_context_prefill_phase"]}
+            deep = rows.get(1024)
+            # Serialised at depth 1024: per-request tg stays single-stream.
+            check("kv_deep_requests_single_stream", deep is not None and all(
+                abs(x - TG_RATE) <= REL * TG_RATE for x in deep["tg_req_throughput"]["values"]),
+                deep and deep["tg_req_throughput"]["values"])
+        rc, out, err = run_tokbench("--base-url", mock.base_url + "/v1", *SWEEP, "--quiet")
+        check("kv_budget_cliff_lines", rc == 0
+              and "Recommended max context (pp64, tg16, c2): 256 tokens" in out
+              and "Throughput cliff: tg drops" in out and "from depth 256 to 1024" in out,
+              f"rc={rc} {out[-500:]}")
+
+
+def kv_preempt():
+    # Two requests of 64 prompt + 64 generated tokens under a 200-token budget.
+    # Reserving (default): 128 each does not fit twice, so the second waits a
+    # whole generation and then decodes at full speed. With --kv-preempt both
+    # start, and when their live tokens outgrow the budget (about 36 tokens
+    # in) the newer one pauses until the older one finishes: one long gap.
+    common = ["--engine", "shared", "--parallel", "2", "--tg-rate", TG_RATE,
+              "--pp-rate", PP_RATE, "--kv-budget", "200"]
+    args = ["--pp", "64", "--tg", "64", "--concurrency", "2", "--skip-coherence",
+            "--latency-mode", "none", "--runs", "1", "--no-warmup"]
+    gen = 63 / TG_RATE
+    with Tokmock(*common) as mock:
+        rc, data, err = bench_json(mock, *args)
+        if check("kv_reserve_ok", rc == 0 and data is not None, f"rc={rc} {err[-300:]}"):
+            run, reqs = requests_by_first_token(data)
+            ttfts = [(r["first_token_ns"] - r["start_ns"]) / 1e9 for r in reqs]
+            rates = run["tg_req_throughput"]["values"]
+            check("kv_reserve_second_waits_a_generation", len(ttfts) == 2
+                  and abs(ttfts[1] - gen) <= REL * gen, f"{ttfts} vs {gen}")
+            check("kv_reserve_full_speed", len(rates) == 2
+                  and all(abs(x - TG_RATE) <= REL * TG_RATE for x in rates), f"{rates}")
+    with Tokmock(*common, "--kv-preempt") as mock:
+        rc, data, err = bench_json(mock, *args)
+        if check("kv_preempt_ok", rc == 0 and data is not None, f"rc={rc} {err[-300:]}"):
+            run, reqs = requests_by_first_token(data)
+            ttfts = [(r["first_token_ns"] - r["start_ns"]) / 1e9 for r in reqs]
+            rates = sorted(run["tg_req_throughput"]["values"])
+            check("kv_preempt_both_start", len(ttfts) == 2 and max(ttfts) < 0.25 * gen,
+                  f"{ttfts}")
+            # The newer pauses for the older's last ~28 tokens: 63 tokens over
+            # about 91 steps, about 69 t/s; the older runs at full speed.
+            check("kv_preempt_newer_slowed", len(rates) == 2
+                  and abs(rates[1] - TG_RATE) <= REL * TG_RATE
+                  and 0.55 * TG_RATE < rates[0] < 0.85 * TG_RATE, f"{rates}")
+            check("kv_preempt_gap_visible", run["itl"]["max"] > 200, run["itl"]["max"])
+
+
+def kv_bad_options():
+    for args, needle in ((["--kv-budget", "100"], "--engine shared"),
+                         (["--engine", "shared", "--kv-budget", "lots"], "--kv-budget"),
+                         (["--engine", "shared", "--kv-budget", "-5"], "--kv-budget"),
+                         (["--engine", "shared", "--kv-preempt"], "--kv-preempt")):
+        p = subprocess.run([TOKMOCK, "--port", "0"] + args, capture_output=True,
+                           timeout=10 * SLOW, stdin=subprocess.DEVNULL)
+        err = p.stderr.decode("utf-8", "replace")
+        check("kv_bad_option_" + "_".join(a.strip("-") for a in args), p.returncode == 2
+              and needle in err, f"rc={p.returncode} {err[-200:]}")
+
+
 def main():
     run_scenario("queue_regime", queue_regime)
     run_scenario("batch_regime", batch_regime)
     run_scenario("slo_gates", slo_gates)
     run_scenario("metrics_gauges", metrics_gauges)
+    run_scenario("kv_cliff", kv_cliff)
+    run_scenario("kv_preempt", kv_preempt)
+    kv_bad_options()
     finish()
 
 
