@@ -80,7 +80,7 @@ asan: deps
 
 coverage: deps
 	@rm -rf build-cov
-	@$(MAKE) --no-print-directory BUILD=build-cov MODE_CFLAGS="-O0 -g --coverage" MODE_LDFLAGS="--coverage" all
+	@$(MAKE) --no-print-directory BUILD=build-cov MODE_CFLAGS="-O0 -g --coverage -fprofile-update=atomic" MODE_LDFLAGS="--coverage" all
 	@tests/run.sh build-cov || true
 	@gcovr --root . --filter 'client/' --filter 'mockserver/' --filter 'common/' build-cov
 
