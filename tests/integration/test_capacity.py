@@ -254,6 +254,37 @@ def kv_preempt():
             check("kv_preempt_gap_visible", run["itl"]["max"] > 200, run["itl"]["max"])
 
 
+def kv_metrics_waiting():
+    # Two slots, room for one: the second request holds a slot but waits for
+    # KV, so /metrics counts it as waiting (as vLLM does).
+    with Tokmock("--engine", "shared", "--parallel", "2", "--tg-rate", "40",
+                 "--pp-rate", PP_RATE, "--kv-budget", "200") as mock:
+        args = [TOKBENCH, "--base-url", mock.base_url + "/v1", "--pp", "64", "--tg", "64",
+                "--skip-coherence", "--latency-mode", "none", "--quiet", "--runs", "1",
+                "--no-warmup", "--concurrency", "2"]
+        proc = subprocess.Popen([str(a) for a in args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        seen = None
+        deadline = time.monotonic() + 10 * SLOW
+        try:
+            while time.monotonic() < deadline and proc.poll() is None:
+                v = scrape(mock)
+                if (v.get("vllm:num_requests_running") == 1
+                        and v.get("vllm:num_requests_waiting") == 1
+                        and v.get("tokmock:num_requests_decoding") == 1):
+                    seen = v
+                    break
+                time.sleep(0.01)  # polling interval, not a readiness guess
+        finally:
+            try:
+                proc.wait(timeout=30 * SLOW)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        check("kv_metrics_waiting_for_room", seen is not None
+              and 0 < seen.get("vllm:kv_cache_usage_perc", 0) <= 1, f"{seen}")
+
+
 def kv_bad_options():
     for args, needle in ((["--kv-budget", "100"], "--engine shared"),
                          (["--engine", "shared", "--kv-budget", "lots"], "--kv-budget"),
@@ -273,6 +304,7 @@ def main():
     run_scenario("metrics_gauges", metrics_gauges)
     run_scenario("kv_cliff", kv_cliff)
     run_scenario("kv_preempt", kv_preempt)
+    run_scenario("kv_metrics_waiting", kv_metrics_waiting)
     kv_bad_options()
     finish()
 
