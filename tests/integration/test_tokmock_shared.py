@@ -83,9 +83,12 @@ def scenario_queue():
         res = concurrent(mock, bodies, stagger_s=0.01)
         check("queue_all_ok", all(r and r[0] == 200 for r in res), str([r and r[0] for r in res]))
         recs = {r["id"]: r for r in mock.truth()["requests"]}
-        # Queue order = admission order in the truth record.
+        # FIFO: the server admits in the order the requests arrived. The
+        # arrival order itself is the client threads' race (the stagger only
+        # makes it likely), so it is read from the truth, not assumed.
         order = sorted(range(4), key=lambda i: recs[res[i][3]]["admit_us"])
-        check("queue_fifo_order", order == [0, 1, 2, 3], str(order))
+        arrived = sorted(range(4), key=lambda i: recs[res[i][3]]["arrival_us"])
+        check("queue_fifo_order", order == arrived, f"admitted {order}, arrived {arrived}")
         t0 = res[order[0]][1]
         expect_start = 0.0
         ttfts, rates = [], []
