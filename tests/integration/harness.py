@@ -152,8 +152,16 @@ class Tokmock:
         return status, json.loads(data) if data else None
 
     def truth(self, request_id=None):
+        """The truth record(s). A request's record is stored when its handler
+        finishes, which can be just after the client read [DONE]; so a 404
+        for one id is asked again for a bounded time (2 s, scaled by SLOW)."""
         path = "/tokmock/requests" + (f"?id={request_id}" if request_id else "")
-        status, data = self.json("GET", path)
+        deadline = time.monotonic() + 2.0 * SLOW
+        while True:
+            status, data = self.json("GET", path)
+            if status != 404 or request_id is None or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
         assert status == 200, f"truth status {status}"
         return data
 

@@ -80,7 +80,9 @@ def scenario_queue():
     with Tokmock("--truth", "--engine", "shared", "--parallel", "1", "--tg-rate", tg,
                  "--pp-rate", pp, "--quiet") as mock:
         bodies = [body(f"Request {i}: " + corpus_text(300, 1000 * i), limit) for i in range(4)]
-        res = concurrent(mock, bodies, stagger_s=0.01)
+        # Arrivals 20 ms apart (x SLOW: the sanitizer build parses slower),
+        # so each request is queued before the next one arrives.
+        res = concurrent(mock, bodies, stagger_s=0.02 * SLOW)
         check("queue_all_ok", all(r and r[0] == 200 for r in res), str([r and r[0] for r in res]))
         recs = {r["id"]: r for r in mock.truth()["requests"]}
         # FIFO: the server admits in the order the requests arrived. The
