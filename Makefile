@@ -85,7 +85,7 @@ coverage: deps
 	@gcovr --root . --filter 'client/' --filter 'mockserver/' --filter 'common/' build-cov
 
 lint:
-	@! grep -nE '\b(sprintf|strcpy|strcat|gets|atoi|gettimeofday)\s*\(' client/*.c mockserver/*.c common/*.c \
+	@! grep -nE '\b(sprintf|strcpy|strcat|gets|atoi|gettimeofday)\s*\(' client/*.[ch] mockserver/*.[ch] common/*.[ch] \
 	  || { echo "lint: forbidden function above"; exit 1; }
 	@echo "lint: ok"
 

@@ -52,7 +52,7 @@ double metrics_peak(int64_t *ts, size_t n, int64_t window_ns, results_series *se
 double metrics_peak_full_windows(int64_t *ts, size_t n, int64_t window_ns);
 
 /* Inter-token latencies in ms: for every token-bearing event after the first
- * one carrying tokens, each of its k tokens gets (t - t_previous) / k.
+ * one carrying tokens, each of its k tokens is given (t - t_previous) / k.
  * Appends to out (a stats-like growable array). */
 void metrics_itl_ms(const tb_request *r, double **out, size_t *n, size_t *cap);
 

@@ -174,11 +174,9 @@ static int emit(const results *r, FILE *f, int newline)
     buf out;
     buf_init(&out, 0);
     render(r, &out);
-    if (newline)
-        buf_append_str(&out, "\n");
-    int ok = fwrite(out.data, 1, out.len, f) == out.len;
+    int rc = buf_write_file(&out, f, newline);
     buf_free(&out);
-    return ok && !ferror(f) ? 0 : -1;
+    return rc;
 }
 
 int report_md(const results *r, FILE *f)

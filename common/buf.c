@@ -123,6 +123,14 @@ void buf_consume(buf *b, size_t n)
     b->data[b->len] = '\0';
 }
 
+int buf_write_file(const buf *b, FILE *f, int newline)
+{
+    int ok = b->len == 0 || fwrite(b->data, 1, b->len, f) == b->len;
+    if (ok && newline)
+        ok = fputc('\n', f) != EOF;
+    return ok && !ferror(f) ? 0 : -1;
+}
+
 char *buf_steal(buf *b)
 {
     char *p = b->data;

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct buf {
     char *data;     /* owned; NULL until the first append */
@@ -26,6 +27,9 @@ int buf_vprintf(buf *b, const char *fmt, va_list ap) __attribute__((format(print
 int buf_append_json_escaped(buf *b, const char *s, size_t len);
 /* Removes the first n bytes. */
 void buf_consume(buf *b, size_t n);
+/* Writes the contents to f, then one "\n" when newline is set.
+ * Returns 0, or -1 when the write failed. */
+int buf_write_file(const buf *b, FILE *f, int newline);
 /* Hands the data to the caller (free with free()) and leaves b empty. */
 char *buf_steal(buf *b);
 
