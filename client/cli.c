@@ -36,7 +36,8 @@ enum field {
     F_ADAPT, F_NO_ADAPT, F_PREFIX, F_CONC, F_SAVE, F_FORMAT, F_TS_TOTAL, F_TS_ALL,
     F_EXIT_FAIL, F_NO_RESULTS, F_EXTRA, F_EXACT_TG, F_PROGRESS, F_SEED, F_TIMEOUT,
     F_LOGLEVEL, F_QUIET, F_HELP, F_VERSION, F_PCTS, F_RATE, F_BURST, F_MAXCONC, F_DURATION,
-    F_NUMREQ, F_SLO, F_CI, F_TGTOL, F_MONPID,
+    F_NUMREQ, F_SLO, F_CI, F_TGTOL, F_MONPID, F_REQ_TIMEOUT, F_HTML, F_HISTORY, F_LABEL,
+    F_REGRESS, F_PROM, F_PROGRESS_TTY, F_RECORD, F_SERVER_KIND,
 };
 
 typedef struct opt_spec {
@@ -139,6 +140,26 @@ static const opt_spec specs[] = {
      "(default: 0.15)"},
     {"--monitor-pid", K_NUM, F_MONPID, "PID",
      "sample the RSS of local process PID and the swap-out counter (Linux /proc) per test"},
+    {"--request-timeout", K_SECONDS, F_REQ_TIMEOUT, "SECONDS",
+     "fail a request that has not finished after SECONDS in all (default: no limit)"},
+    {"--html", K_STR, F_HTML, "FILE",
+     "also write a self-contained HTML report with charts to FILE"},
+    {"--prom-textfile", K_STR, F_PROM, "FILE",
+     "also write the results in Prometheus node-exporter textfile format to FILE"},
+    {"--history", K_STR, F_HISTORY, "DIR",
+     "append this run to the history ledger in DIR and compare it with the previous comparable "
+     "run on stderr (default: $TOKBENCH_HISTORY, else off)"},
+    {"--label", K_STR, F_LABEL, "TEXT",
+     "a label that becomes part of the history comparison key (e.g. a build or config name)"},
+    {"--regress-pct", K_NUM, F_REGRESS, "PCT",
+     "history: flag a metric that got worse by more than PCT percent (default: 10)"},
+    {"--progress", K_STR, F_PROGRESS_TTY, "{auto,on,off}",
+     "one-line progress display on stderr: auto = when stderr is a terminal (default)"},
+    {"--record", K_STR, F_RECORD, "DIR",
+     "save every request's body, response headers and raw bytes with per-read arrival times "
+     "in DIR (replayable with tokmock --replay)"},
+    {"--server-kind", K_STR, F_SERVER_KIND, "KIND",
+     "server kind: auto (detect, default), llamacpp, vllm, sglang, openai, ollama or generic"},
     {"--help", K_HELP, F_HELP, NULL, "show this help and exit"},
     {"--version", K_VERSION, F_VERSION, NULL, "print the version and exit"},
 };
@@ -257,6 +278,9 @@ static void options_init(cli_options *o)
     o->log_level = LOG_INFO;
     o->burstiness = 1.0;
     o->tg_tolerance = 0.15;
+    o->regress_pct = 10.0;
+    o->progress_tty = CLI_PROGRESS_AUTO;
+    o->server_kind = CLI_SERVER_AUTO;
 }
 
 void cli_options_free(cli_options *o)
@@ -277,7 +301,36 @@ void cli_options_free(cli_options *o)
     cJSON_Delete(o->extra_body);
     free(o->percentiles);
     free(o->slo);
+    free(o->html);
+    free(o->prom_textfile);
+    free(o->history_dir);
+    free(o->label);
+    free(o->record_dir);
     memset(o, 0, sizeof *o);
+}
+
+static const char *const server_kind_names[] = {
+    [CLI_SERVER_AUTO] = "auto",     [CLI_SERVER_GENERIC] = "generic", [CLI_SERVER_LLAMACPP] = "llamacpp",
+    [CLI_SERVER_VLLM] = "vllm",     [CLI_SERVER_SGLANG] = "sglang",   [CLI_SERVER_OPENAI] = "openai",
+    [CLI_SERVER_OLLAMA] = "ollama",
+};
+
+const char *cli_server_kind_name(enum cli_server_kind k)
+{
+    return (unsigned)k < sizeof server_kind_names / sizeof server_kind_names[0]
+               ? server_kind_names[k]
+               : "generic";
+}
+
+int cli_server_kind_parse(const char *s, enum cli_server_kind *out)
+{
+    for (size_t i = 0; i < sizeof server_kind_names / sizeof server_kind_names[0]; i++) {
+        if (strcmp(s, server_kind_names[i]) == 0) {
+            *out = (enum cli_server_kind)i;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 static char *trim(char *s)
@@ -446,6 +499,32 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
         case F_SAVE: set_str(&o->save_result, value); break;
         case F_PROGRESS: set_str(&o->emit_progress, value); break;
         case F_SLO: set_str(&o->slo, value); break;
+        case F_HTML: set_str(&o->html, value); break;
+        case F_PROM: set_str(&o->prom_textfile, value); break;
+        case F_HISTORY: set_str(&o->history_dir, value); break;
+        case F_LABEL: set_str(&o->label, value); break;
+        case F_RECORD: set_str(&o->record_dir, value); break;
+        case F_PROGRESS_TTY:
+            if (strcmp(value, "auto") && strcmp(value, "on") && strcmp(value, "off")) {
+                snprintf(err, errlen,
+                         "argument --progress: invalid choice: '%s' (choose from 'auto', 'on', "
+                         "'off')",
+                         value);
+                return CLI_USAGE;
+            }
+            o->progress_tty = value[1] == 'u' ? CLI_PROGRESS_AUTO
+                              : value[1] == 'n' ? CLI_PROGRESS_ON
+                                                : CLI_PROGRESS_OFF;
+            break;
+        case F_SERVER_KIND:
+            if (cli_server_kind_parse(value, &o->server_kind)) {
+                snprintf(err, errlen,
+                         "argument --server-kind: invalid choice: '%s' (choose from 'auto', "
+                         "'llamacpp', 'vllm', 'sglang', 'openai', 'ollama', 'generic')",
+                         value);
+                return CLI_USAGE;
+            }
+            break;
         default: break;
         }
         return CLI_OK;
@@ -553,7 +632,10 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
                      s->name, value);
             return CLI_USAGE;
         }
-        o->timeout_s = v;
+        if (s->field == F_REQ_TIMEOUT)
+            o->request_timeout_s = v;
+        else
+            o->timeout_s = v;
         return CLI_OK;
     }
     case K_LOGLEVEL: {
@@ -583,6 +665,8 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
             bad = !(v > 0);
         else if (!bad && s->field == F_TGTOL)
             bad = !(v >= 0 && v < 1);
+        else if (!bad && s->field == F_REGRESS)
+            bad = !(v > 0 && v < 1000);
         else if (!bad)
             bad = !(v > 0) || isinf(v);
         if (bad) {
@@ -590,6 +674,7 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
                      integer                  ? " (a positive integer)"
                      : s->field == F_RATE     ? " (a positive number or inf)"
                      : s->field == F_TGTOL    ? " (a fraction in [0, 1))"
+                     : s->field == F_REGRESS  ? " (a percentage in (0, 1000))"
                                               : " (a positive number)");
             return CLI_USAGE;
         }
@@ -601,6 +686,7 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
         case F_NUMREQ: o->num_requests = (int)v; break;
         case F_TGTOL: o->tg_tolerance = v; break;
         case F_MONPID: o->monitor_pid = (long)v; break;
+        case F_REGRESS: o->regress_pct = v; break;
         default: break;
         }
         return CLI_OK;

@@ -23,6 +23,18 @@ typedef struct cli_int_list {
 
 enum cli_latency_mode { CLI_LATENCY_API = 0, CLI_LATENCY_GENERATION = 1, CLI_LATENCY_NONE = 2 };
 enum cli_format { CLI_FORMAT_MD = 0, CLI_FORMAT_JSON = 1, CLI_FORMAT_CSV = 2 };
+enum cli_progress { CLI_PROGRESS_AUTO = 0, CLI_PROGRESS_ON = 1, CLI_PROGRESS_OFF = 2 };
+/* What kind of server is benchmarked (--server-kind): decides which request
+ * fields it accepts. AUTO = detect from /models, /props and headers. */
+enum cli_server_kind {
+    CLI_SERVER_AUTO = 0,
+    CLI_SERVER_GENERIC = 1,
+    CLI_SERVER_LLAMACPP = 2,
+    CLI_SERVER_VLLM = 3,
+    CLI_SERVER_SGLANG = 4,
+    CLI_SERVER_OPENAI = 5,
+    CLI_SERVER_OLLAMA = 6,
+};
 
 typedef struct cli_options {
     char *base_url;          /* trailing slashes removed */
@@ -66,6 +78,18 @@ typedef struct cli_options {
     bool ci;                 /* --ci: exit 3 when an objective is breached */
     double tg_tolerance;     /* depth recommendation tolerance (0.15) */
     long monitor_pid;        /* --monitor-pid: 0 = none */
+    /* Failures (docs/tokbench-usage.md). */
+    double request_timeout_s; /* --request-timeout: whole request; 0 = no limit */
+    /* Reports, history, progress (docs/tokbench-reports.md). */
+    char *html;              /* --html FILE */
+    char *prom_textfile;     /* --prom-textfile FILE */
+    char *history_dir;       /* --history DIR (main.c falls back to $TOKBENCH_HISTORY) */
+    char *label;             /* --label: part of the history comparison key */
+    double regress_pct;      /* --regress-pct: 10 by default */
+    enum cli_progress progress_tty; /* --progress auto|on|off */
+    /* Server kind and recording (docs/tokbench-servers.md). */
+    char *record_dir;        /* --record DIR */
+    enum cli_server_kind server_kind; /* --server-kind */
 } cli_options;
 
 enum {
@@ -91,5 +115,9 @@ void cli_options_free(cli_options *opts);
 int cli_parse_extra_body(const char *arg, cJSON *obj, char *err, size_t errlen);
 
 void cli_print_help(FILE *out);
+
+/* "auto", "llamacpp", ... and back; parse returns -1 for an unknown name. */
+const char *cli_server_kind_name(enum cli_server_kind k);
+int cli_server_kind_parse(const char *s, enum cli_server_kind *out);
 
 #endif

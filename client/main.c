@@ -2,15 +2,18 @@
  * drop-in replacement for llama-benchy 0.4.0. The report goes to stdout,
  * everything else to stderr. */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
 #include "client/cli.h"
+#include "client/commands.h"
 #include "client/runner.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 /* A burst of c requests needs c sockets: lift the soft descriptor limit. */
 static void raise_fd_limit(void)
@@ -24,6 +27,14 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
+    /* Subcommands work on saved results and never touch the network. */
+    if (argc >= 2 && strcmp(argv[1], "report") == 0)
+        return report_cmd_main(argc - 1, argv + 1, stdout, stderr);
+    if (argc >= 2 && strcmp(argv[1], "history") == 0)
+        return history_cmd_main(argc - 1, argv + 1, stdout, stderr);
+    if (argc >= 2 && strcmp(argv[1], "compare") == 0)
+        return compare_cmd_main(argc - 1, argv + 1, stdout, stderr);
+
     cli_options opts;
     char err[1024];
     int rc = cli_parse(argc, argv, &opts, stdout, err, sizeof err);
@@ -36,6 +47,10 @@ int main(int argc, char **argv)
                         "tokbench --help)\n", err);
         cli_options_free(&opts);
         return RUNNER_USAGE;
+    }
+    const char *hist = getenv("TOKBENCH_HISTORY");
+    if (!opts.history_dir && hist && *hist) {
+        opts.history_dir = xstrdup(hist);
     }
     log_set_level((enum log_level)opts.log_level);
     signal(SIGPIPE, SIG_IGN);

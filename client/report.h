@@ -24,6 +24,14 @@ int report_json_file(const results *r, FILE *f);
 /* CSV with llama-benchy's header and CRLF line ends (Python csv module). */
 int report_csv(const results *r, FILE *f);
 
+/* One self-contained HTML page (no network: inline CSS and inline SVG charts
+ * drawn here): the metadata, the table, pp and tg t/s against depth, TTFT
+ * percentiles against concurrency, token timelines and SLO verdicts
+ * (client/report_html.c). */
+int report_html(const results *r, FILE *f);
+/* Prometheus node-exporter textfile format: gauges per cell (client/report_prom.c). */
+int report_prom(const results *r, FILE *f);
+
 /* Formats v as Python's repr(float) does (shortest round-trip digits,
  * "1e-05", "100.0", "1e+16", "nan"): JSON and CSV numbers match
  * llama-benchy's byte for byte. Returns the length written. */

@@ -19,6 +19,7 @@
 #include "client/capacity.h"
 #include "client/corpus.h"
 #include "client/driver.h"
+#include "client/history.h"
 #include "client/metrics.h"
 #include "client/monitor.h"
 #include "client/progress.h"
@@ -28,6 +29,7 @@
 #include "client/results.h"
 #include "client/slo.h"
 #include "client/stats.h"
+#include "client/ttyline.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -44,6 +46,7 @@ typedef struct track {
     long id;               /* -1 = not reported (warm-up run) */
     size_t events_seen;
     size_t content_seen;
+    size_t tty_seen;       /* events counted on the terminal progress line */
     bool sent_first_response, sent_first_token;
 } track;
 
@@ -67,6 +70,8 @@ typedef struct suite {
     driver *d;
     prompts *pr;
     progress *prog;
+    ttyline *tty;     /* terminal progress line, NULL = off */
+    int cell_index;   /* cells started so far */
     char *model;      /* for the report */
     char *served;     /* for the requests */
     buf chat_url;
@@ -407,6 +412,15 @@ static void hook_data(void *ctx, driver_job *j, int64_t now_ns)
     monitor_update(s, now_ns, false);
     track *t = j->user;
     tb_request *r = j->req;
+    if (s->tty) {
+        int n = 0;
+        for (; t->tty_seen < r->n_events; t->tty_seen++) {
+            const tb_event *e = &r->events[t->tty_seen];
+            if (e->kind >= EV_CONTENT)
+                n += e->ids > 0 ? e->ids : 1;
+        }
+        ttyline_tokens(s->tty, now_ns, n);
+    }
     if (!s->prog || t->id < 0)
         return;
     if (!t->sent_first_response && r->first_response_ns) {
@@ -873,6 +887,7 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
     if (o->request_rate > 0) /* the in-flight cap stands for the concurrency */
         conc = o->max_concurrency ? o->max_concurrency : (o->num_requests ? o->num_requests : 1);
     log_info("running test: pp=%d, tg=%d, depth=%d, concurrency=%d", pp, tg, depth, conc);
+    ttyline_cell(s->tty, clock_now_ns(), s->cell_index++, pp, tg, depth, conc);
     int cur_pp = pp, cur_depth = depth;
     if (o->adapt_prompt) {
         if (depth == 0)
@@ -927,6 +942,8 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
             log_info("  warm-up %d/%d (batch size %d)...", run + 1, warm, conc);
         else
             log_info("  run %d/%d (batch size %d)...", run_index + 1, o->runs, conc);
+        ttyline_run(s->tty, clock_now_ns(), is_warmup ? run + 1 : run_index + 1,
+                    is_warmup ? warm : o->runs, is_warmup);
         if (acc.load_mode) {
             batch_desc lb = {pp, tg, depth, conc, run_index, false};
             int failed = run_load(s, &lb, cur_depth > 0 ? cur_depth : 0, cur_pp, cell,
@@ -1053,6 +1070,25 @@ static int max_of(const cli_int_list *l)
     return m;
 }
 
+/* Writes one more output file (--html, --prom-textfile) beside the report. */
+static int write_extra(const char *path, const char *what, const results *r,
+                       int (*writer)(const results *, FILE *))
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        log_error("cannot write the %s to %s", what, path);
+        return -1;
+    }
+    int rc = writer(r, f);
+    if (fclose(f))
+        rc = -1;
+    if (rc)
+        log_error("writing the %s to %s failed", what, path);
+    else
+        log_info("%s written to %s", what, path);
+    return rc;
+}
+
 /* Writes the report: the markdown table always to stdout (stderr when
  * stdout carries progress JSONL), JSON/CSV to stdout unless saved. */
 static int write_report(suite *s)
@@ -1093,6 +1129,11 @@ static int write_report(suite *s)
         rc |= report_csv(&s->res, console);
     }
     fflush(console);
+    if (o->html && write_extra(o->html, "HTML report", &s->res, report_html))
+        rc = -1;
+    if (o->prom_textfile &&
+        write_extra(o->prom_textfile, "Prometheus textfile", &s->res, report_prom))
+        rc = -1;
     return rc ? -1 : 0;
 }
 
@@ -1414,6 +1455,14 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
                      : o->latency_mode == CLI_LATENCY_GENERATION ? "generation"
                                                                  : "none");
 
+    bool tty_on = o->progress_tty == CLI_PROGRESS_ON ||
+                  (o->progress_tty == CLI_PROGRESS_AUTO && isatty(fileno(stderr)) &&
+                   o->log_level >= LOG_INFO);
+    if (tty_on) {
+        int cells = (int)(o->depth.n * o->pp.n * o->tg.n * o->concurrency.n);
+        s.tty = ttyline_open(stderr, cells, (o->no_warmup ? 0 : o->warmup_runs) + o->runs,
+                             clock_now_ns());
+    }
     int stop = 0;
     for (size_t di = 0; di < o->depth.n && !stop; di++)
         for (size_t pi = 0; pi < o->pp.n && !stop; pi++)
@@ -1421,6 +1470,8 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
                 for (size_t ci = 0; ci < o->concurrency.n && !stop; ci++)
                     stop = run_cell(&s, o->depth.v[di], o->pp.v[pi], o->tg.v[ti],
                                     o->concurrency.v[ci]);
+    ttyline_close(s.tty);
+    s.tty = NULL;
     set_metadata(&s);
     int early = 0;
     for (size_t i = 0; i < s.res.n_runs; i++)
@@ -1460,6 +1511,9 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         status = write_report(&s) ? RUNNER_FAIL : RUNNER_OK;
         if (s.failed_requests)
             log_warn("%d request(s) failed during the benchmark", s.failed_requests);
+        if (status == RUNNER_OK && o->history_dir &&
+            history_record(o->history_dir, &s.res, o, stderr) < 0)
+            log_warn("the run was not added to the history ledger in %s", o->history_dir);
         if (status == RUNNER_OK && o->ci && breaches) {
             for (size_t i = 0; i < s.n_answer_lines; i++)
                     if (!strncmp(s.answer_lines[i], "SLO breached", 12))
@@ -1468,6 +1522,7 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         }
     }
 out:
+    ttyline_close(s.tty);
     progress_complete(s.prog, clock_now_ns(), bench_status);
     progress_close(s.prog);
     prompts_free(s.pr);
