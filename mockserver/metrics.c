@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "common/xalloc.h"
+#include "mockserver/fault.h"
 
 /* Bucket upper bounds in seconds, as vLLM uses for its latency histograms. */
 static const double ttft_bounds[] = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25,
@@ -37,6 +38,8 @@ struct mock_metrics {
     _Atomic uint64_t aborted;
     _Atomic uint64_t errors_4xx;
     _Atomic uint64_t errors_5xx;
+    _Atomic uint64_t faults[FAULT_N_KINDS];
+    _Atomic uint64_t overloaded;
     histogram ttft, itl, e2e, queue;
 };
 
@@ -107,6 +110,17 @@ void metrics_count_error(mock_metrics *m, int status)
         atomic_fetch_add(&m->errors_5xx, 1);
     else
         atomic_fetch_add(&m->errors_4xx, 1);
+}
+
+void metrics_count_fault(mock_metrics *m, int kind)
+{
+    if (kind >= 0 && kind < FAULT_N_KINDS)
+        atomic_fetch_add(&m->faults[kind], 1);
+}
+
+void metrics_count_overload(mock_metrics *m)
+{
+    atomic_fetch_add(&m->overloaded, 1);
 }
 
 static int render_hist(buf *out, histogram *h, const char *name, const char *help,
@@ -190,6 +204,14 @@ int metrics_render(mock_metrics *m, buf *out, const char *model, engine_counts c
                      "tokmock:http_errors_total{%s,class=\"4xx\"} %" PRIu64 "\n"
                      "tokmock:http_errors_total{%s,class=\"5xx\"} %" PRIu64 "\n",
                      labels, atomic_load(&m->errors_4xx), labels, atomic_load(&m->errors_5xx));
+    rc |= buf_append_str(out, "# HELP tokmock:faults_total Faults applied (--fault, "
+                              "X-Tokmock-Fault), by kind.\n# TYPE tokmock:faults_total counter\n");
+    for (int k = 0; k < FAULT_N_KINDS; k++)
+        rc |= buf_printf(out, "tokmock:faults_total{%s,kind=\"%s\"} %" PRIu64 "\n", labels,
+                         fault_kind_name((enum fault_kind)k), atomic_load(&m->faults[k]));
+    rc |= render_one(out, "tokmock:overload_rejections_total", "counter",
+                     "Requests answered 503 because --max-connections were in flight.", labels,
+                     atomic_load(&m->overloaded));
     rc |= render_hist(out, &m->ttft, "vllm:time_to_first_token_seconds",
                       "Time to first token, from arrival to the write of the first token.",
                       labels);

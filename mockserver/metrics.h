@@ -37,6 +37,11 @@ void metrics_observe_itl(mock_metrics *m, int64_t gap_ns, size_t n_tokens);
 /* A request answered with an HTTP error status (4xx/5xx). */
 void metrics_count_error(mock_metrics *m, int status);
 
+/* A fault applied to a request (kind: enum fault_kind, 0..FAULT_N_KINDS-1). */
+void metrics_count_fault(mock_metrics *m, int kind);
+/* A request refused with 503 by --max-connections. */
+void metrics_count_overload(mock_metrics *m);
+
 /* Appends the exposition text. model labels every series. */
 int metrics_render(mock_metrics *m, buf *out, const char *model, engine_counts counts,
                    cache_stats cache);

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "mockserver/cache.h"
+#include "mockserver/request.h"
 
 static const char usage_text[] =
     "usage: tokmock [options]\n"
@@ -22,6 +23,9 @@ static const char usage_text[] =
     "  --threads N            worker threads = max concurrent connections [1100]\n"
     "  --api-key K            require 'Authorization: Bearer K' (401 otherwise)\n"
     "  --max-body-bytes N     request bodies over N bytes get 413 [67108864]\n"
+    "  --max-header-bytes N   request line + headers over N bytes are refused [16384]\n"
+    "  --max-json-depth N     JSON nesting deeper than N (1..64) gets 400 [64]\n"
+    "  --max-connections N    requests in flight over N get 503 + Retry-After [0=off]\n"
     "\n"
     "Model and timing (SPEC 1.4):\n"
     "  --model NAME           id served by /v1/models; repeatable [tokmock]\n"
@@ -53,7 +57,10 @@ static const char usage_text[] =
     "  --no-tokenize          hide /tokenize and /detokenize (404)\n"
     "  --seed S               text and MTP draws are a function of (seed, body) [0]\n"
     "  --truth                expose GET /tokmock/requests and X-Tokmock-Request-Id\n"
-    "  --fault SPEC           fault injection (not implemented yet)\n"
+    "  --fault LIST           fault injection, entries KIND[=PARAM][@K][:PROB] joined by\n"
+    "                         ',': status=CODE[@S] disconnect-after=K stall=MS[@K]\n"
+    "                         malformed[@K] error-event[@K] no-usage slow-headers=MS\n"
+    "                         trickle; the X-Tokmock-Fault header overrides it per request\n"
     "\n"
     "Other:\n"
     "  --log-level L          error|warn|info|debug [info]\n"
@@ -86,6 +93,8 @@ void options_default(mock_options *o)
     o->eos_at = -1;
     o->log_level = LOG_INFO;
     o->max_body_bytes = (size_t)64 << 20;
+    o->max_header_bytes = 16384;
+    o->max_json_depth = REQ_MAX_DEPTH;
 }
 
 const char *options_role_chunk_name(enum role_chunk r)
@@ -158,7 +167,7 @@ enum opt_id {
     O_CACHE_BLOCK, O_CACHE_CAPACITY, O_MTP, O_MTP_ACCEPT, O_MTP_PATTERN, O_REASONING,
     O_ROLE_CHUNK, O_PERSONALITY, O_SEED, O_API_KEY, O_TRUTH, O_FAULT, O_LOG_LEVEL, O_QUIET,
     O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION, O_KV_BUDGET,
-    O_KV_PREEMPT,
+    O_KV_PREEMPT, O_MAX_HEADER, O_MAX_JSON_DEPTH, O_MAX_CONNECTIONS,
 };
 
 static const struct {
@@ -180,7 +189,8 @@ static const struct {
     [O_THREADS] = {"threads", 1}, [O_PING_MS] = {"ping-ms", 1}, [O_EOS_AT] = {"eos-at", 1},
     [O_NO_TOKENIZE] = {"no-tokenize", 0}, [O_MAX_BODY] = {"max-body-bytes", 1},
     [O_HELP] = {"help", 0}, [O_VERSION] = {"version", 0}, [O_KV_BUDGET] = {"kv-budget", 1},
-    [O_KV_PREEMPT] = {"kv-preempt", 0},
+    [O_KV_PREEMPT] = {"kv-preempt", 0}, [O_MAX_HEADER] = {"max-header-bytes", 1},
+    [O_MAX_JSON_DEPTH] = {"max-json-depth", 1}, [O_MAX_CONNECTIONS] = {"max-connections", 1},
 };
 
 #define N_OPTS (sizeof table / sizeof table[0])
@@ -332,8 +342,12 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         o->api_key = v;
         break;
     case O_TRUTH: o->truth = 1; break;
-    case O_FAULT:
-        return fail(err, err_len, "--fault: fault injection is not implemented yet");
+    case O_FAULT: {
+        char why[384];
+        if (fault_parse(&o->faults, v, why, sizeof why))
+            return fail(err, err_len, "--fault: %s", why);
+        break;
+    }
     case O_LOG_LEVEL: {
         int lv = log_parse_level(v);
         if (lv < 0)
@@ -362,6 +376,22 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         if (parse_long(v, 16, 1L << 34, &l))
             return fail(err, err_len, "--max-body-bytes: expected 16..2^34, got '%s'", v);
         o->max_body_bytes = (size_t)l;
+        break;
+    case O_MAX_HEADER:
+        if (parse_long(v, 1024, 1L << 24, &l))
+            return fail(err, err_len, "--max-header-bytes: expected 1024..16777216, got '%s'", v);
+        o->max_header_bytes = (size_t)l;
+        break;
+    case O_MAX_JSON_DEPTH:
+        if (parse_long(v, 1, REQ_MAX_DEPTH, &l))
+            return fail(err, err_len, "--max-json-depth: expected 1..%d, got '%s'", REQ_MAX_DEPTH,
+                        v);
+        o->max_json_depth = (int)l;
+        break;
+    case O_MAX_CONNECTIONS:
+        if (parse_long(v, 0, 1000000, &l))
+            return fail(err, err_len, "--max-connections: expected 0..1000000, got '%s'", v);
+        o->max_connections = (int)l;
         break;
     case O_HELP:
         options_usage(out);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "mockserver/fault.h"
 #include "mockserver/schedule.h"
 
 #define OPT_MAX_MODELS 16
@@ -55,6 +56,10 @@ typedef struct mock_options {
     int no_tokenize;
     int log_level;         /* enum log_level */
     size_t max_body_bytes;
+    size_t max_header_bytes; /* request line + headers (civetweb max_request_size) */
+    int max_json_depth;      /* 1..REQ_MAX_DEPTH */
+    int max_connections;     /* concurrent requests; 0 = unlimited */
+    fault_list faults;       /* --fault; empty = none */
 } mock_options;
 
 enum { OPT_OK = 0, OPT_EXIT = 1, OPT_ERR = -1 };

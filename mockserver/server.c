@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <civetweb.h>
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "mockserver/chat.h"
 #include "mockserver/emit.h"
 #include "mockserver/engine.h"
+#include "mockserver/fault.h"
 #include "mockserver/metrics.h"
 #include "mockserver/request.h"
 #include "mockserver/tokenizer.h"
@@ -51,6 +53,7 @@ struct mock_server {
     int64_t origin_ns;
     int port;
     _Atomic uint64_t next_seq;
+    _Atomic int in_flight; /* requests counted by --max-connections */
     _Atomic int stopping;
     _Atomic int stopped;
 };
@@ -75,25 +78,50 @@ static int64_t created_s(const mock_server *s)
     return CREATED_EPOCH + (clock_now_ns() - s->origin_ns) / CLOCK_NS_PER_S;
 }
 
+/* How a complete response goes out: extra headers and the trickle fault. */
+typedef struct body_opts {
+    const char *request_id; /* X-Tokmock-Request-Id, or NULL */
+    int close;              /* unread body bytes follow: the connection cannot be reused */
+    int retry_after_s;      /* Retry-After header when >= 0 */
+    int trickle;            /* one byte per write (fault) */
+} body_opts;
+
 /* Sends a complete response with a Content-Length. Returns 0 or -1 when the
  * client is gone. */
-static int send_body(struct mg_connection *conn, int status, const char *content_type,
-                     const char *body, size_t len, const char *request_id, int close)
+static int send_body_opts(struct mg_connection *conn, int status, const char *content_type,
+                          const char *body, size_t len, const body_opts *bo)
 {
-    char length[32];
+    char length[32], retry[16];
     snprintf(length, sizeof length, "%zu", len);
     mg_response_header_start(conn, status);
     mg_response_header_add(conn, "Content-Type", content_type, -1);
     mg_response_header_add(conn, "Content-Length", length, -1);
-    if (request_id)
-        mg_response_header_add(conn, "X-Tokmock-Request-Id", request_id, -1);
-    if (close) /* unread body bytes follow: the connection cannot be reused */
+    if (bo->request_id)
+        mg_response_header_add(conn, "X-Tokmock-Request-Id", bo->request_id, -1);
+    if (bo->retry_after_s >= 0) {
+        snprintf(retry, sizeof retry, "%d", bo->retry_after_s);
+        mg_response_header_add(conn, "Retry-After", retry, -1);
+    }
+    if (bo->close)
         mg_disable_connection_keep_alive(conn);
     if (mg_response_header_send(conn) != 0)
         return -1;
+    if (bo->trickle) {
+        for (size_t i = 0; i < len; i++)
+            if (mg_write(conn, body + i, 1) != 1)
+                return -1;
+        return 0;
+    }
     if (len && mg_write(conn, body, len) != (int)len)
         return -1;
     return 0;
+}
+
+static int send_body(struct mg_connection *conn, int status, const char *content_type,
+                     const char *body, size_t len, const char *request_id, int close)
+{
+    body_opts bo = {.request_id = request_id, .close = close, .retry_after_s = -1};
+    return send_body_opts(conn, status, content_type, body, len, &bo);
 }
 
 static int send_json(struct mg_connection *conn, int status, const buf *body,
@@ -103,24 +131,39 @@ static int send_json(struct mg_connection *conn, int status, const buf *body,
                      request_id, 0);
 }
 
-static int send_error(mock_server *s, struct mg_connection *conn, int status, const char *message,
-                      const char *request_id, int close)
+static int send_error_opts(mock_server *s, struct mg_connection *conn, int status,
+                           const char *message, const body_opts *bo)
 {
     buf body;
     buf_init(&body, 0);
     emit_error_body(&body, s->opts->personality, status, message);
-    int rc = send_body(conn, status, "application/json", body.data, body.len, request_id, close);
+    int rc = send_body_opts(conn, status, "application/json", body.data, body.len, bo);
     buf_free(&body);
     metrics_count_error(s->metrics, status);
     return rc;
+}
+
+static int send_error(mock_server *s, struct mg_connection *conn, int status, const char *message,
+                      const char *request_id, int close)
+{
+    body_opts bo = {.request_id = request_id, .close = close, .retry_after_s = -1};
+    return send_error_opts(s, conn, status, message, &bo);
 }
 
 /* One SSE event = one chunk = one write: civetweb's mg_send_chunk() issues
  * three writes (size line, data, CRLF), which splits an event over several
  * TCP segments, so the framing is built here instead. The stream still ends
  * with mg_send_chunk(conn, "", 0). */
-static int send_chunk(struct mg_connection *conn, buf *frame, const buf *event)
+static int send_chunk(struct mg_connection *conn, buf *frame, const buf *event, int trickle)
 {
+    if (trickle) { /* fault: every byte its own chunk, its own write */
+        for (size_t i = 0; i < event->len; i++) {
+            char one[8] = {'1', '\r', '\n', event->data[i], '\r', '\n'};
+            if (mg_write(conn, one, 6) != 6)
+                return -1;
+        }
+        return 0;
+    }
     buf_reset(frame);
     int rc = buf_printf(frame, "%zx\r\n", event->len);
     rc |= buf_append(frame, event->data, event->len);
@@ -185,6 +228,7 @@ typedef struct play_state {
     mock_server *s;
     struct mg_connection *conn;
     const mock_request *req;
+    const fault_plan *plan;
     truth_record rec;
     emit_ctx ectx;
     buf event, frame;
@@ -211,7 +255,7 @@ static int write_event(play_state *p, int64_t scheduled_ns, size_t n_tokens)
 {
     if (p->disconnected)
         return -1;
-    if (send_chunk(p->conn, &p->frame, &p->event)) {
+    if (send_chunk(p->conn, &p->frame, &p->event, p->plan->trickle)) {
         p->disconnected = 1;
         return -1;
     }
@@ -251,6 +295,23 @@ static int hits_stop(const play_state *p, const char *piece, size_t len)
     return 0;
 }
 
+/* Removes the top-level "usage" object of a JSON body (the no-usage fault);
+ * leaves the body unchanged when it does not parse. */
+static void strip_usage(buf *body)
+{
+    cJSON *root = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
+    if (!root)
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text)
+        return;
+    buf_reset(body);
+    buf_append_str(body, text);
+    cJSON_free(text);
+}
+
 /* Sends ": ping" comments until admission; returns 1 admitted, 0 gone. */
 static int wait_admission(play_state *p, engine_ticket *ticket)
 {
@@ -265,7 +326,7 @@ static int wait_admission(play_state *p, engine_ticket *ticket)
             return 0;
         buf_reset(&p->event);
         emit_ping(&p->event);
-        if (send_chunk(p->conn, &p->frame, &p->event)) {
+        if (send_chunk(p->conn, &p->frame, &p->event, p->plan->trickle)) {
             p->disconnected = 1;
             return 0;
         }
@@ -290,7 +351,7 @@ static void wait_with_pings(play_state *p, int64_t deadline_ns)
         sleep_until(s, next);
         buf_reset(&p->event);
         emit_ping(&p->event);
-        if (send_chunk(p->conn, &p->frame, &p->event)) {
+        if (send_chunk(p->conn, &p->frame, &p->event, p->plan->trickle)) {
             p->disconnected = 1;
             return;
         }
@@ -306,6 +367,8 @@ static void start_stream(play_state *p)
     mg_response_header_add(p->conn, "Transfer-Encoding", "chunked", -1);
     if (p->s->truth)
         mg_response_header_add(p->conn, "X-Tokmock-Request-Id", p->rec.id, -1);
+    if (p->plan->end != FAULT_END_NONE) /* the stream will be cut: no reuse */
+        mg_disable_connection_keep_alive(p->conn);
     if (mg_response_header_send(p->conn) != 0)
         p->disconnected = 1;
 }
@@ -359,9 +422,14 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
     int stopped = 0, first = 1;
     int64_t at_ns = ep.prefill_end_ns, last_at_ns = ep.prefill_end_ns;
     size_t n_tokens;
+    const fault_plan *plan = p->plan;
+    enum fault_end cut = FAULT_END_NONE;
 
     while (!p->disconnected && !stopped && !atomic_load(&s->stopping) &&
            engine_play_next(s->engine, &ep, &at_ns, &n_tokens)) {
+        cut = fault_end_due(plan, p->n_gen);
+        if (cut != FAULT_END_NONE)
+            break;
         char piece[WORDGEN_MAX];
         size_t start_ids = p->n_gen;
         size_t r_from = p->reasoning_text.len, c_from = p->content_text.len;
@@ -384,6 +452,8 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
         if (taken == 0)
             break;
         last_at_ns = at_ns;
+        /* A stall fault moves this event and every later one. */
+        int64_t due_ns = at_ns + fault_stall_shift_ns(plan, start_ids);
         if (!req->stream)
             continue;
         emit_tokens t = {
@@ -398,8 +468,19 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
         };
         buf_reset(&p->event);
         emit_token_event(&p->event, &p->ectx, &t);
-        sleep_until(s, at_ns);
-        write_event(p, at_ns, taken);
+        size_t n_recorded = taken;
+        if (fault_event_malformed(plan, start_ids, taken, stopped || p->n_gen >= limit)) {
+            /* The broken copy carries nothing a client can parse: 0 tokens. */
+            buf broken;
+            buf_init(&broken, 0);
+            fault_malformed_copy(&broken, p->event.data, p->event.len);
+            buf_reset(&p->event);
+            buf_append(&p->event, broken.data ? broken.data : "", broken.len);
+            buf_free(&broken);
+            n_recorded = 0;
+        }
+        sleep_until(s, due_ns);
+        write_event(p, due_ns, n_recorded);
         first = 0;
         /* The stream only needs the text for stop strings: keep it short. */
         if (p->reasoning_text.len > 4096)
@@ -408,13 +489,43 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             buf_reset(&p->content_text);
     }
 
-    if (!p->disconnected && !atomic_load(&s->stopping)) {
+    /* A cut whose K lies beyond the end still happens, before the finish. */
+    if (cut == FAULT_END_NONE && !p->disconnected && !atomic_load(&s->stopping))
+        cut = plan->end;
+    /* A stall after the last token delays what follows it. */
+    if (plan->n_stalls && !p->disconnected)
+        sleep_until(s, last_at_ns + fault_stall_shift_ns(plan, p->n_gen));
+
+    if (cut != FAULT_END_NONE && !p->disconnected && !atomic_load(&s->stopping)) {
+        if (!req->stream)
+            sleep_until(s, last_at_ns);
+        if (cut == FAULT_END_ERROR && req->stream) {
+            buf_reset(&p->event);
+            fault_error_event(&p->event, p->n_gen);
+            write_event(p, -1, 0);
+            if (!p->disconnected && mg_send_chunk(p->conn, "", 0) < 0)
+                p->disconnected = 1;
+        } else if (cut == FAULT_END_ERROR) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "tokmock fault: the server failed after %zu tokens",
+                     p->n_gen);
+            body_opts bo = {.request_id = s->truth ? p->rec.id : NULL, .close = 1,
+                            .retry_after_s = -1, .trickle = plan->trickle};
+            if (send_error_opts(s, p->conn, 500, msg, &bo))
+                p->disconnected = 1;
+            p->rec.status = 500;
+        } else {
+            /* disconnect-after: nothing more; civetweb closes the socket when
+             * the handler returns, without a terminating chunk. */
+            mg_disable_connection_keep_alive(p->conn);
+        }
+    } else if (!p->disconnected && !atomic_load(&s->stopping)) {
         finish = (stopped || (eos_limited && p->n_gen >= limit)) ? "stop" : "length";
         if (req->stream) {
             buf_reset(&p->event);
             emit_finish_event(&p->event, &p->ectx, finish, p->n_gen);
             write_event(p, -1, 0);
-            if (req->include_usage) {
+            if (req->include_usage && !plan->no_usage) {
                 buf_reset(&p->event);
                 emit_usage_event(&p->event, &p->ectx, p->n_gen);
                 write_event(p, -1, 0);
@@ -429,13 +540,29 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             emit_full_body(&p->event, &p->ectx, p->reasoning_text.data, p->reasoning_text.len,
                            p->content_text.data, p->content_text.len, p->gen_ids, p->n_gen,
                            finish, p->n_gen);
-            sleep_until(s, last_at_ns);
-            if (send_body(p->conn, 200, "application/json", p->event.data, p->event.len,
-                          s->truth ? p->rec.id : NULL, 0)) {
+            size_t n_recorded = p->n_gen;
+            if (plan->no_usage)
+                strip_usage(&p->event);
+            if (plan->n_malformed) {
+                buf broken;
+                buf_init(&broken, 0);
+                fault_malformed_copy(&broken, p->event.data, p->event.len);
+                broken.len -= broken.len >= 2 ? 2 : 0; /* a JSON body: no SSE newlines */
+                buf_reset(&p->event);
+                buf_append(&p->event, broken.data ? broken.data : "", broken.len);
+                buf_free(&broken);
+                n_recorded = 0;
+            }
+            int64_t due_ns = last_at_ns + fault_stall_shift_ns(plan, p->n_gen);
+            sleep_until(s, due_ns);
+            body_opts bo = {.request_id = s->truth ? p->rec.id : NULL, .retry_after_s = -1,
+                            .trickle = plan->trickle};
+            if (send_body_opts(p->conn, 200, "application/json", p->event.data, p->event.len,
+                               &bo)) {
                 p->disconnected = 1;
             } else {
                 int64_t t = clock_now_ns();
-                truth_record_add_event(&p->rec, t, last_at_ns, p->n_gen, p->event.len);
+                truth_record_add_event(&p->rec, t, due_ns, n_recorded, p->event.len);
                 p->first_token_ns = p->last_token_ns = t;
             }
         }
@@ -467,10 +594,21 @@ static void log_request(const mock_server *s, const char *uri, const play_state 
     double e2e_ms = (double)(r->finish_ns - r->arrival_ns) / 1e6;
     (void)s;
     log_info("POST %s id=%s status=%d prompt=%zu cached=%zu completion=%zu finish=%s%s "
-             "ttft_ms=%.1f e2e_ms=%.1f",
+             "ttft_ms=%.1f e2e_ms=%.1f%s%s",
              uri, r->id, r->status, r->prompt_tokens, r->cached_tokens, r->completion_tokens,
              r->finish_reason ? r->finish_reason : "none", r->disconnected ? " disconnected" : "",
-             ttft_ms, e2e_ms);
+             ttft_ms, e2e_ms, r->fault ? " fault=" : "", r->fault ? r->fault : "");
+}
+
+/* The drawn faults take effect: counted in /metrics, named in the truth. */
+static void note_faults(mock_server *s, play_state *p)
+{
+    if (!p->plan->kinds)
+        return;
+    for (int k = 0; k < FAULT_N_KINDS; k++)
+        if (p->plan->kinds & (1u << k))
+            metrics_count_fault(s->metrics, k);
+    truth_record_set_fault(&p->rec, p->plan->text);
 }
 
 static void handle_completion(mock_server *s, struct mg_connection *conn, enum req_kind kind,
@@ -502,12 +640,52 @@ static void handle_completion(mock_server *s, struct mg_connection *conn, enum r
     char err[ERR_LEN];
     int close = 0;
 
+    /* Faults: the request header replaces --fault for this request. */
+    fault_list header_faults;
+    const fault_list *faults = &o->faults;
+    char fault_err[ERR_LEN] = "";
+    const char *fault_header = mg_get_header(conn, "X-Tokmock-Fault");
+    if (fault_header) {
+        char why[384];
+        if (fault_parse(&header_faults, fault_header, why, sizeof why))
+            snprintf(fault_err, sizeof fault_err, "X-Tokmock-Fault: %s", why);
+        faults = &header_faults;
+    }
+    fault_plan plan;
+    fault_draw(&plan, fault_err[0] ? NULL : faults, o->seed, seq);
+    p.plan = &plan;
+
     int status = read_body(conn, o->max_body_bytes, &body, &close);
     if (status == 413) {
         snprintf(err, sizeof err, "request body is larger than the limit of %zu bytes",
                  o->max_body_bytes);
         send_error(s, conn, 413, err, id_header, close);
         p.rec.status = 413;
+        goto out;
+    }
+    if (status == 200 && fault_err[0]) {
+        send_error(s, conn, 400, fault_err, id_header, 0);
+        p.rec.status = 400;
+        goto out;
+    }
+    if (status == 200 && plan.slow_headers_ns)
+        sleep_until(s, arrival_ns + plan.slow_headers_ns);
+    if (status == 200 && plan.status) {
+        /* A status fault refuses the request before any work on it. */
+        snprintf(err, sizeof err, "tokmock fault: status %d", plan.status);
+        body_opts bo = {.request_id = id_header, .trickle = plan.trickle,
+                        .retry_after_s =
+                            plan.status == 429 || plan.status == 503 ? plan.retry_after_s : -1};
+        note_faults(s, &p);
+        send_error_opts(s, conn, plan.status, err, &bo);
+        p.rec.status = plan.status;
+        goto out;
+    }
+    if (status == 200 && request_json_depth(body.data ? body.data : "", body.len) >
+                             o->max_json_depth) {
+        snprintf(err, sizeof err, "JSON nesting deeper than %d levels", o->max_json_depth);
+        send_error(s, conn, 400, err, id_header, 0);
+        p.rec.status = 400;
         goto out;
     }
     if (status != 200 || request_parse(&req, kind, body.data ? body.data : "", body.len, err,
@@ -553,6 +731,7 @@ static void handle_completion(mock_server *s, struct mg_connection *conn, enum r
     /* Text and MTP draws: a pure function of (--seed, request body). */
     uint64_t seed = hash_fnv1a64(body.data, body.len) ^ (o->seed * UINT64_C(0x9E3779B97F4A7C15));
     p.rec.status = 200;
+    note_faults(s, &p);
     play(&p, prompt_ids, n_prompt, seed);
 
 out:
@@ -721,9 +900,24 @@ static int handler(struct mg_connection *conn, void *cbdata)
         send_error(s, conn, 405, msg, NULL, 0);
         return 405;
     }
+    /* --max-connections: refuse at once, without reading the body (so the
+     * connection is closed after the answer). Observability routes are free. */
+    int counted = s->opts->max_connections > 0 && r != R_HEALTH && r != R_METRICS && r != R_TRUTH;
+    if (counted && atomic_fetch_add(&s->in_flight, 1) >= s->opts->max_connections) {
+        atomic_fetch_sub(&s->in_flight, 1);
+        snprintf(msg, sizeof msg, "server busy: %d requests in flight (--max-connections)",
+                 s->opts->max_connections);
+        body_opts bo = {.close = 1, .retry_after_s = 1};
+        metrics_count_overload(s->metrics);
+        send_error_opts(s, conn, 503, msg, &bo);
+        return 503;
+    }
     if (r != R_HEALTH && r != R_METRICS && !authorized(s, conn)) {
+        /* Never echo what was sent: a wrong key may be a real key elsewhere. */
         send_error(s, conn, 401, "invalid or missing API key (Authorization: Bearer ...)", NULL,
                    0);
+        if (counted)
+            atomic_fetch_sub(&s->in_flight, 1);
         return 401;
     }
     switch (r) {
@@ -741,6 +935,8 @@ static int handler(struct mg_connection *conn, void *cbdata)
     case R_TRUTH: handle_truth(s, conn); break;
     case R_NONE: break;
     }
+    if (counted)
+        atomic_fetch_sub(&s->in_flight, 1);
     return 200;
 }
 
@@ -749,6 +945,23 @@ static int log_message(const struct mg_connection *conn, const char *message)
     (void)conn;
     log_debug("civetweb: %s", message);
     return 1;
+}
+
+/* civetweb answers protocol errors itself (a request line + headers over
+ * --max-header-bytes, a malformed request line) with
+ * a text page; this gives them the personality's JSON error body instead.
+ * The connection is closed: its remaining bytes cannot be trusted. */
+static int http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    mock_server *s = mg_get_user_data(mg_get_context(conn));
+    if (!s)
+        return 1; /* let civetweb answer */
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "%s: malformed HTTP request, or request line + headers over %zu bytes",
+             errmsg && *errmsg ? errmsg : "bad request", s->opts->max_header_bytes);
+    send_error(s, conn, status, msg, NULL, 1);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -773,7 +986,8 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
     if (o->truth)
         s->truth = truth_new(TRUTH_DEFAULT_CAPACITY, origin_ns);
 
-    char ports[300], threads[16], queue[16];
+    char ports[300], threads[16], queue[16], header_cap[24];
+    snprintf(header_cap, sizeof header_cap, "%zu", o->max_header_bytes);
     if (strchr(o->host, ':'))
         snprintf(ports, sizeof ports, "[%s]:%d", o->host, o->port);
     else
@@ -789,11 +1003,13 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
         "keep_alive_timeout_ms", "30000",
         "tcp_nodelay", "1",
         "request_timeout_ms", "600000",
+        "max_request_size", header_cap,
         NULL,
     };
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.log_message = log_message;
+    callbacks.http_error = http_error;
 
     struct mg_init_data init;
     memset(&init, 0, sizeof init);

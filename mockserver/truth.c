@@ -33,8 +33,10 @@ void truth_free(truth_log *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->capacity; i++)
+    for (size_t i = 0; i < t->capacity; i++) {
         free(t->slots[i].events);
+        free(t->slots[i].fault);
+    }
     free(t->slots);
     pthread_mutex_destroy(&t->lock);
     free(t);
@@ -68,10 +70,18 @@ void truth_record_add_event(truth_record *r, int64_t t_ns, int64_t scheduled_ns,
     e->bytes = (uint32_t)bytes;
 }
 
+void truth_record_set_fault(truth_record *r, const char *text)
+{
+    free(r->fault);
+    r->fault = text && *text ? xstrdup(text) : NULL;
+}
+
 void truth_record_clear(truth_record *r)
 {
     free(r->events);
     r->events = NULL;
+    free(r->fault);
+    r->fault = NULL;
     r->n_events = r->cap_events = 0;
 }
 
@@ -81,10 +91,12 @@ void truth_commit(truth_log *t, truth_record *r)
     truth_record *slot = &t->slots[r->seq % t->capacity];
     if (slot->seq <= r->seq) {
         free(slot->events);
+        free(slot->fault);
         *slot = *r;
         if (r->seq > t->max_seq)
             t->max_seq = r->seq;
         r->events = NULL;
+        r->fault = NULL;
     }
     pthread_mutex_unlock(&t->lock);
     truth_record_clear(r);
@@ -130,6 +142,13 @@ int truth_write_record(const truth_log *t, const truth_record *r, buf *out)
         rc |= buf_printf(out, ",\"finish_reason\":\"%s\"", r->finish_reason);
     else
         rc |= buf_append_str(out, ",\"finish_reason\":null");
+    if (r->fault) {
+        rc |= buf_append_str(out, ",\"fault\":\"");
+        rc |= buf_append_json_escaped(out, r->fault, strlen(r->fault));
+        rc |= buf_append_str(out, "\"");
+    } else {
+        rc |= buf_append_str(out, ",\"fault\":null");
+    }
     rc |= buf_append_str(out, "}");
     return rc;
 }

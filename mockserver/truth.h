@@ -30,6 +30,7 @@ typedef struct truth_record {
     int disconnected;          /* a write failed: the client went away */
     int stream;
     const char *finish_reason; /* static string or NULL */
+    char *fault;               /* owned: the applied faults' text, NULL = none */
     truth_event *events;       /* owned */
     size_t n_events, cap_events;
 } truth_record;
@@ -46,7 +47,9 @@ int64_t truth_origin_ns(const truth_log *t);
 void truth_record_init(truth_record *r, uint64_t seq, const char *id, int64_t arrival_ns);
 void truth_record_add_event(truth_record *r, int64_t t_ns, int64_t scheduled_ns,
                             size_t n_tokens, size_t bytes);
-/* Frees the events of a record that is not committed. */
+/* Sets the applied-fault text (copied); NULL or "" clears it. */
+void truth_record_set_fault(truth_record *r, const char *text);
+/* Frees the events (and fault text) of a record that is not committed. */
 void truth_record_clear(truth_record *r);
 
 /* Moves the record into the ring (the oldest drops out); r is left empty. */

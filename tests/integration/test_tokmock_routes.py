@@ -115,7 +115,7 @@ def main():
     # Command line: bad values exit 2 with a message; --help/--version exit 0.
     bad = [["--port", "x"], ["--pp-rate", "0"], ["--tg-rate", "-1"], ["--cache", "zz"],
            ["--role-chunk", "late"], ["--mtp-pattern", "3,,1"], ["--engine", "shard"],
-           ["--fault", "status=429:0.1"], ["--personality", "tgi"], ["--bogus"],
+           ["--fault", "bogus"], ["--fault", "status=200:0.1"], ["--personality", "tgi"], ["--bogus"],
            ["--parallel"], ["--mtp", "2", "--mtp-pattern", "1,2"], ["--mtp-accept", "1.5"]]
     outcomes = []
     for args in bad:

@@ -39,6 +39,30 @@ TEST(defaults)
     CHECK_INT_EQ(o.personality, PERS_VLLM);
     CHECK_INT_EQ(o.eos_at, -1);
     CHECK_INT_EQ(o.max_body_bytes, 64 << 20);
+    CHECK_INT_EQ(o.max_header_bytes, 16384);
+    CHECK_INT_EQ(o.max_json_depth, 64);
+    CHECK_INT_EQ(o.max_connections, 0);
+    CHECK_INT_EQ(o.faults.n, 0);
+}
+
+TEST(limits_and_faults)
+{
+    mock_options o;
+    char err[256] = "";
+    const char *args[] = {"--max-header-bytes", "4096", "--max-json-depth", "8",
+                          "--max-connections", "3", "--fault",
+                          "status=429:0.1,disconnect-after=20:0.05,stall=2000@10:0.02", NULL};
+    CHECK_INT_EQ(parse(&o, args, err), OPT_OK);
+    CHECK_INT_EQ(o.max_header_bytes, 4096);
+    CHECK_INT_EQ(o.max_json_depth, 8);
+    CHECK_INT_EQ(o.max_connections, 3);
+    CHECK_INT_EQ(o.faults.n, 3);
+    CHECK_INT_EQ(o.faults.entries[2].kind, FAULT_STALL);
+
+    /* A bad entry is named in the message. */
+    const char *bad[] = {"--fault", "trickle,stall=x@2", NULL};
+    CHECK_INT_EQ(parse(&o, bad, err), OPT_ERR);
+    CHECK(strstr(err, "--fault") && strstr(err, "stall=x@2"));
 }
 
 TEST(values)
@@ -82,7 +106,9 @@ TEST(refusals)
         {"--overhead-ms", "-1"}, {"--parallel", "-2"}, {"--engine", "shard"},
         {"--engine", "other"}, {"--cache", "lru"}, {"--mtp", "64"}, {"--mtp-accept", "2"},
         {"--mtp-pattern", "0"}, {"--role-chunk", "x"}, {"--personality", "x"},
-        {"--seed", "-1"}, {"--fault", "status=500:1"}, {"--log-level", "loud"},
+        {"--seed", "-1"}, {"--fault", "status=200:1"}, {"--fault", "bogus"},
+        {"--fault", "stall"}, {"--log-level", "loud"}, {"--max-json-depth", "0"},
+        {"--max-json-depth", "65"}, {"--max-connections", "-1"}, {"--max-header-bytes", "10"},
         {"--threads", "1"}, {"--eos-at", "0"}, {"--truth=1"}, {"--port"}, {"positional"},
         {"--unknown"}, {"--mtp", "2", "--mtp-pattern", "1"}, {"--model", ""},
     };
@@ -108,6 +134,7 @@ int main(void)
 {
     RUN(defaults);
     RUN(values);
+    RUN(limits_and_faults);
     RUN(refusals);
     RUN(help_and_version_exit);
     return test_summary();

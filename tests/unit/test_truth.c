@@ -47,7 +47,44 @@ TEST(record_json_fields_in_microseconds)
     CHECK(cJSON_IsNull(cJSON_GetArrayItem(sched, 1)));
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "disconnected")));
     CHECK_STR_EQ(cJSON_GetObjectItem(j, "finish_reason")->valuestring, "length");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "fault")));
     cJSON_Delete(j);
+    buf_free(&b);
+    truth_free(t);
+}
+
+TEST(fault_text_in_record_and_freed)
+{
+    truth_log *t = truth_new(2, 0);
+    for (uint64_t seq = 1; seq <= 5; seq++) { /* ring of 2: older texts are freed */
+        truth_record r;
+        char id[32];
+        snprintf(id, sizeof id, "chatcmpl-tokmock-%llu", (unsigned long long)seq);
+        truth_record_init(&r, seq, id, 10);
+        truth_record_set_fault(&r, "stall=5@1");
+        truth_record_set_fault(&r, seq % 2 ? "error-event@3,\"x\"" : NULL);
+        r.status = 200;
+        truth_commit(t, &r);
+        CHECK(r.fault == NULL);
+    }
+    buf b;
+    buf_init(&b, 0);
+    CHECK_INT_EQ(truth_write_one(t, "chatcmpl-tokmock-5", &b), 0);
+    cJSON *j = cJSON_Parse(b.data);
+    CHECK(j != NULL);
+    CHECK_STR_EQ(cJSON_GetObjectItem(j, "fault")->valuestring, "error-event@3,\"x\"");
+    cJSON_Delete(j);
+    buf_reset(&b);
+    CHECK_INT_EQ(truth_write_one(t, "chatcmpl-tokmock-4", &b), 0);
+    j = cJSON_Parse(b.data);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "fault")));
+    cJSON_Delete(j);
+    /* A record that is dropped, not committed, frees its text too. */
+    truth_record r;
+    truth_record_init(&r, 9, "x-9", 0);
+    truth_record_set_fault(&r, "trickle");
+    truth_record_clear(&r);
+    CHECK(r.fault == NULL);
     buf_free(&b);
     truth_free(t);
 }
@@ -95,6 +132,7 @@ int main(void)
 {
     RUN(record_json_fields_in_microseconds);
     RUN(ring_keeps_the_newest);
+    RUN(fault_text_in_record_and_freed);
     RUN(empty_log);
     return test_summary();
 }
