@@ -7,6 +7,19 @@
 
 static _Atomic int current_level = LOG_INFO;
 
+/* Read and written only with stderr locked. */
+static log_line_hook hook_before, hook_after;
+static void *hook_ctx;
+
+void log_set_line_hooks(log_line_hook before, log_line_hook after, void *ctx)
+{
+    flockfile(stderr);
+    hook_before = before;
+    hook_after = after;
+    hook_ctx = ctx;
+    funlockfile(stderr);
+}
+
 void log_set_level(enum log_level level)
 {
     current_level = (int)level;
@@ -39,5 +52,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
+    flockfile(stderr);
+    if (hook_before)
+        hook_before(hook_ctx);
     fprintf(stderr, "%s%s\n", prefix[level], line);
+    if (hook_after)
+        hook_after(hook_ctx);
+    funlockfile(stderr);
 }

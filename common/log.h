@@ -8,6 +8,13 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Parses "error|warn|info|debug"; returns -1 when unknown. */
 int log_parse_level(const char *name);
+/* A status line on stderr (client/ttyline.c) that log lines must not cut
+ * through: before(ctx) runs just before each log line is written and should
+ * erase it; after(ctx) runs just after and may redraw it. Both run with stderr
+ * locked (flockfile), so the three writes stay together. Pass NULLs to
+ * remove; ctx is borrowed. */
+typedef void (*log_line_hook)(void *ctx);
+void log_set_line_hooks(log_line_hook before, log_line_hook after, void *ctx);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
