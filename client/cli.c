@@ -180,8 +180,11 @@ void cli_print_help(FILE *out)
                 s->metavar ? s->metavar : "", s->help);
     }
     fprintf(out, "\nExit status: 0 ok; 1 failed warm-up, coherence check, or a failure under\n"
-                 "--exit-on-first-fail; 2 bad usage; 3 an --slo objective breached under --ci;\n"
-                 "130/143 interrupted (partial report). The report goes to stdout, logs to stderr.\n");
+                 "--exit-on-first-fail; 2 bad usage or an unreachable server; 3 an --slo objective\n"
+                 "breached under --ci; 130/143 interrupted by SIGINT/SIGTERM (partial report; a\n"
+                 "second SIGINT exits at once). Failed requests are counted in each test's\n"
+                 "\"failures\" and left out of the numbers. The report goes to stdout, logs to\n"
+                 "stderr.\n");
 }
 
 static void list_set(cli_int_list *l, const int *v, size_t n)
@@ -299,6 +302,7 @@ void cli_options_free(cli_options *o)
     free(o->save_result);
     free(o->emit_progress);
     cJSON_Delete(o->extra_body);
+    free(o->base_url_userinfo);
     free(o->percentiles);
     free(o->slo);
     free(o->html);
@@ -412,6 +416,14 @@ int cli_parse_extra_body(const char *arg, cJSON *obj, char *err, size_t errlen)
         }
         const char *endp = NULL;
         cJSON *value = cJSON_ParseWithOpts(raw, &endp, 1);
+        if (!value && (*raw == '{' || *raw == '[')) {
+            /* It was meant as a JSON object or array: a broken one is an
+             * error, never silently sent as a string. */
+            snprintf(err, errlen, "invalid --extra-body entry '%s': the value is not valid JSON",
+                     key);
+            rc = -1;
+            goto out;
+        }
         if (!value || *raw == '\0')
             value = cJSON_CreateString(raw);
         if (cJSON_GetObjectItemCaseSensitive(obj, key))
@@ -433,6 +445,51 @@ static int check_list(const char *name, const cli_int_list *l, int min, char *er
             return -1;
         }
     return 0;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Takes "user:pass@" out of the URL's authority (in place) so no log, report
+ * or progress line can print it; returns the percent-decoded "user:pass"
+ * (owned) or NULL. */
+static char *take_userinfo(char *url)
+{
+    char *host = strstr(url, "://");
+    if (!host)
+        return NULL;
+    host += 3;
+    size_t auth_len = strcspn(host, "/?#");
+    char *at = NULL;
+    for (char *p = host; p < host + auth_len; p++)
+        if (*p == '@')
+            at = p; /* the last '@' of the authority ends the userinfo */
+    if (!at)
+        return NULL;
+    size_t n = (size_t)(at - host);
+    char *info = xmalloc(n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (host[i] == '%' && i + 2 < n && (hi = hex_value(host[i + 1])) >= 0 &&
+            (lo = hex_value(host[i + 2])) >= 0) {
+            info[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            info[k++] = host[i];
+        }
+    }
+    info[k] = '\0';
+    memmove(host, at + 1, strlen(at + 1) + 1);
+    return info;
 }
 
 static void strip_trailing_slashes(char *s)
@@ -767,6 +824,12 @@ int cli_parse(int argc, char **argv, cli_options *o, FILE *out, char *err, size_
     if (strncmp(o->base_url, "http://", 7) != 0 && strncmp(o->base_url, "https://", 8) != 0) {
         snprintf(err, errlen, "argument --base-url: expected an http:// or https:// URL, got '%s'",
                  o->base_url);
+        return CLI_USAGE;
+    }
+    o->base_url_userinfo = take_userinfo(o->base_url);
+    const char *host = strstr(o->base_url, "://") + 3;
+    if (*host == '\0' || *host == '/' || *host == ':' || *host == '?' || *host == '#') {
+        snprintf(err, errlen, "argument --base-url: no host in '%s'", o->base_url);
         return CLI_USAGE;
     }
     if (check_list("--pp", &o->pp, 1, err, errlen) || check_list("--tg", &o->tg, 1, err, errlen) ||

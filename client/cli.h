@@ -37,7 +37,9 @@ enum cli_server_kind {
 };
 
 typedef struct cli_options {
-    char *base_url;          /* trailing slashes removed */
+    char *base_url;          /* trailing slashes removed; never holds user:pass@ */
+    char *base_url_userinfo; /* "user:password" taken out of --base-url (percent-
+                                decoded; sent as basic auth), NULL = none */
     char *api_key;           /* "EMPTY" by default, as llama-benchy */
     char *model;             /* NULL = autodetect from GET {base}/models */
     char *served_model_name; /* NULL = same as model */

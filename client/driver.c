@@ -1,6 +1,7 @@
 #include "client/driver.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include <strings.h>
 
 /* Bytes of a non-2xx body kept for the error message. */
 #define ERROR_BODY_MAX 4096
@@ -19,8 +21,16 @@
 struct driver {
     CURLM *multi;
     struct curl_slist *headers;
-    long low_speed_time_s;
+    int64_t idle_ns;          /* --timeout: a transfer fails after this long without a byte */
+    double idle_s;
+    long request_timeout_ms;  /* --request-timeout; 0 = none */
+    double request_timeout_s;
+    char *userinfo;           /* basic auth "user:password", or NULL */
+    /* No transfer can go idle before this time (a lower bound of every
+     * transfer's last_io_ns + idle_ns), so the loops scan only then. */
+    int64_t next_idle_check_ns;
     bool token_ids_refused;
+    bool reached;
     volatile sig_atomic_t *stop;
 };
 
@@ -38,7 +48,11 @@ typedef struct xfer {
     bool truncated;
     /* both */
     long status;        /* from the status line of the final response */
+    char retry_after[32]; /* Retry-After header value, "" when none */
     buf err_body;       /* non-2xx body (capped) */
+    int64_t last_io_ns; /* the last byte sent or received (idle timeout) */
+    curl_off_t ul_seen;
+    bool idle_expired;  /* failed by the idle timeout, not by libcurl */
     int64_t start_ns, first_byte_ns, headers_ns, upload_done_ns;
     char curl_err[CURL_ERROR_SIZE];
     bool done;
@@ -64,11 +78,16 @@ driver *driver_new(const driver_config *cfg, char *err, size_t errlen)
     }
     long maxconn = cfg->max_connections > 0 ? cfg->max_connections : 16;
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, maxconn);
-    double t = cfg->timeout_s > 0 ? cfg->timeout_s : 600.0;
-    d->low_speed_time_s = (long)ceil(t);
+    d->idle_s = cfg->timeout_s > 0 ? cfg->timeout_s : 600.0;
+    d->idle_ns = (int64_t)(d->idle_s * 1e9);
+    d->next_idle_check_ns = INT64_MAX;
+    if (cfg->request_timeout_s > 0) {
+        d->request_timeout_s = cfg->request_timeout_s;
+        d->request_timeout_ms = (long)ceil(cfg->request_timeout_s * 1000.0);
+    }
+    if (cfg->userinfo && cfg->userinfo[0])
+        d->userinfo = xstrdup(cfg->userinfo);
     d->stop = cfg->stop;
-    if (d->low_speed_time_s < 1)
-        d->low_speed_time_s = 1;
 
     d->headers = curl_slist_append(NULL, "Content-Type: application/json");
     /* No "Expect: 100-continue": it would hold large bodies back for a second. */
@@ -90,12 +109,18 @@ void driver_free(driver *d)
         return;
     curl_multi_cleanup(d->multi);
     curl_slist_free_all(d->headers);
+    free(d->userinfo);
     free(d);
 }
 
 bool driver_token_ids_refused(const driver *d)
 {
     return d->token_ids_refused;
+}
+
+bool driver_server_reached(const driver *d)
+{
+    return d->reached;
 }
 
 static bool is_2xx(long status)
@@ -109,6 +134,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
     int64_t now = clock_now_ns();
     xfer *x = userp;
     size_t len = size * nmemb;
+    x->last_io_ns = now;
     if (!x->first_byte_ns)
         x->first_byte_ns = now;
     if (!x->headers_ns)
@@ -136,10 +162,22 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     int64_t now = clock_now_ns();
     xfer *x = userp;
     size_t len = size * nmemb;
+    x->last_io_ns = now;
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* "HTTP/1.1 200 OK": a new response (after a 1xx, the final one). */
         const char *sp = memchr(data, ' ', len);
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        x->retry_after[0] = '\0';
+        x->d->reached = true;
+    } else if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        size_t i = 12, n = len;
+        while (i < n && (data[i] == ' ' || data[i] == '\t'))
+            i++;
+        while (n > i && (data[n - 1] == '\r' || data[n - 1] == '\n' || data[n - 1] == ' '))
+            n--;
+        size_t m = n - i < sizeof x->retry_after - 1 ? n - i : sizeof x->retry_after - 1;
+        memcpy(x->retry_after, data + i, m);
+        x->retry_after[m] = '\0';
     } else if ((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
         if (x->status >= 200 && !x->headers_ns)
             x->headers_ns = now;
@@ -153,6 +191,11 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
     (void)dltotal;
     (void)dlnow;
     xfer *x = userp;
+    if (ulnow > x->ul_seen) {
+        /* Sending counts as activity for the idle timeout too. */
+        x->ul_seen = ulnow;
+        x->last_io_ns = clock_now_ns();
+    }
     if (!x->upload_done_ns && ultotal > 0 && ulnow >= ultotal)
         x->upload_done_ns = clock_now_ns();
     return 0;
@@ -174,9 +217,15 @@ static CURL *make_easy(driver *d, xfer *x, const char *url, const char *body)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, d->low_speed_time_s);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, d->low_speed_time_s);
+    /* The idle timeout (--timeout) is the loops' own: libcurl's low-speed
+     * check averages over seconds and would fire late. */
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(d->idle_s * 1000.0));
+    if (d->request_timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->request_timeout_ms);
+    if (d->userinfo) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERPWD, d->userinfo);
+    }
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
     if (body) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -198,6 +247,11 @@ static int add_xfer(driver *d, xfer *x, const char *url, const char *body)
     if (!x->easy)
         return -1;
     x->start_ns = clock_now_ns();
+    x->last_io_ns = x->start_ns;
+    x->ul_seen = 0;
+    x->idle_expired = false;
+    if (x->start_ns + d->idle_ns < d->next_idle_check_ns)
+        d->next_idle_check_ns = x->start_ns + d->idle_ns;
     if (x->job)
         x->job->req->start_ns = x->start_ns;
     if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK) {
@@ -211,10 +265,13 @@ static int add_xfer(driver *d, xfer *x, const char *url, const char *body)
 static void reset_xfer_state(xfer *x)
 {
     x->status = 0;
+    x->retry_after[0] = '\0';
     buf_reset(&x->err_body);
     x->first_byte_ns = x->headers_ns = x->upload_done_ns = 0;
     x->curl_err[0] = '\0';
 }
+
+static void describe_failure(driver *d, xfer *x, tb_request *r, CURLcode rc, int64_t now);
 
 /* Finishes a streaming transfer. Returns 1 when it was re-added (retry). */
 static int finish_stream(driver *d, xfer *x, CURLcode rc, int64_t now)
@@ -241,27 +298,67 @@ static int finish_stream(driver *d, xfer *x, CURLcode rc, int64_t now)
     r->http_status = x->status;
     r->headers_ns = x->headers_ns;
     r->upload_done_ns = x->upload_done_ns ? x->upload_done_ns : x->headers_ns;
-    if (rc == CURLE_OK && !is_2xx(x->status)) {
+    if (x->status >= 300) {
+        /* An error status is the reason, even when its body was cut short. */
         size_t n = x->err_body.len < ERROR_EXCERPT ? x->err_body.len : ERROR_EXCERPT;
         char excerpt[ERROR_EXCERPT + 1];
         memcpy(excerpt, x->err_body.data ? x->err_body.data : "", n);
         excerpt[n] = '\0';
         for (size_t i = 0; i < n; i++)
-            if (excerpt[i] == '\n' || excerpt[i] == '\r')
+            if ((unsigned char)excerpt[i] < 0x20)
                 excerpt[i] = ' ';
-        request_set_error(r, "HTTP %ld: %s", x->status, excerpt);
+        char kind[24];
+        snprintf(kind, sizeof kind, "http_%ld", x->status);
+        char retry[64] = "";
+        if (x->retry_after[0])
+            snprintf(retry, sizeof retry, " (Retry-After: %s)", x->retry_after);
+        request_fail(r, kind, "HTTP %ld%s: %s%s", x->status, retry, excerpt,
+                     rc == CURLE_OK ? "" : " [body incomplete]");
         return 0;
     }
     if (is_2xx(x->status))
         request_stream_finish(r, now);
-    if (rc != CURLE_OK && !r->error) {
-        if (rc == CURLE_OPERATION_TIMEDOUT)
-            request_set_error(r, "timeout: no data for %ld s (%s)", d->low_speed_time_s,
-                              x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
-        else
-            request_set_error(r, "%s", x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
-    }
+    describe_failure(d, x, r, rc, now);
     return 0;
+}
+
+/* Names what ended a streamed transfer that was not an HTTP error status;
+ * leaves a success alone. */
+static void describe_failure(driver *d, xfer *x, tb_request *r, CURLcode rc, int64_t now)
+{
+    const char *curl_msg = x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc);
+    if (x->idle_expired) {
+        request_fail(r, FAIL_NO_DATA, "no data for %g s (%s, %d tokens received)", d->idle_s,
+                     x->status ? "during the response" : "waiting for the response headers",
+                     r->total_tokens);
+        return;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        if (d->request_timeout_ms > 0 &&
+            now - x->start_ns >= (int64_t)d->request_timeout_ms * CLOCK_NS_PER_MS - CLOCK_NS_PER_MS)
+            request_fail(r, FAIL_REQ_TIMEOUT, "request took longer than %g s (%d tokens received)",
+                         d->request_timeout_s, r->total_tokens);
+        else
+            request_fail(r, FAIL_CONNECT, "%s", curl_msg);
+        return;
+    }
+    if (r->error)
+        return; /* the stream reader named it (malformed or error event, cut, over-size) */
+    bool cut = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING;
+    if (is_2xx(x->status) && (rc == CURLE_OK || cut)) {
+        if (request_check_complete(r, cut) == 0 && rc != CURLE_OK)
+            request_fail(r, FAIL_TRANSPORT, "%s", curl_msg);
+        return;
+    }
+    if (rc == CURLE_OK)
+        return;
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        rc == CURLE_COULDNT_RESOLVE_PROXY)
+        request_fail(r, FAIL_CONNECT, "%s", curl_msg);
+    else if (cut)
+        request_fail(r, FAIL_CLOSED, "connection closed before the response (%s)", curl_msg);
+    else
+        request_fail(r, FAIL_TRANSPORT, "%s", curl_msg);
 }
 
 static bool stopping(const driver *d)
@@ -278,10 +375,58 @@ static void abandon(driver *d, xfer *x, int64_t now)
         x->easy = NULL;
     }
     if (x->job && !x->job->req->error) {
-        request_set_error(x->job->req, "interrupted");
+        request_fail(x->job->req, FAIL_INTERRUPTED, "interrupted");
         x->job->req->end_ns = now;
     }
     x->done = true;
+}
+
+/* Takes x off the multi handle when it went without a byte for the idle
+ * timeout (--timeout) and returns true; otherwise lowers the driver's next
+ * scan time to x's deadline. */
+static bool idle_expired(driver *d, xfer *x, int64_t now)
+{
+    if (!x->easy)
+        return false;
+    int64_t due = x->last_io_ns + d->idle_ns;
+    if (due > now) {
+        if (due < d->next_idle_check_ns)
+            d->next_idle_check_ns = due;
+        return false;
+    }
+    curl_multi_remove_handle(d->multi, x->easy);
+    curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+    x->idle_expired = true;
+    snprintf(x->curl_err, sizeof x->curl_err, "no data for %g s", d->idle_s);
+    return true;
+}
+
+/* The poll timeout: at most 1 s, and no later than the next idle scan. */
+static int poll_ms(const driver *d, int cap_ms)
+{
+    int64_t wait = d->next_idle_check_ns - clock_now_ns();
+    if (wait <= 0)
+        return 0;
+    int64_t ms = (wait + CLOCK_NS_PER_MS - 1) / CLOCK_NS_PER_MS;
+    return ms < cap_ms ? (int)ms : cap_ms;
+}
+
+/* A transfer of run_loop ended with result (or by the idle timeout): hands
+ * it to the stream finisher or the fetch. Returns 1 when it was re-added. */
+static int complete_xfer(driver *d, xfer *x, CURLcode result, int64_t now)
+{
+    if (x->job) {
+        if (finish_stream(d, x, result, now))
+            return 1; /* retried: still in flight */
+        if (x->hooks && x->hooks->on_done)
+            x->hooks->on_done(x->hooks->ctx, x->job);
+    } else if (x->times) {
+        x->times->start_ns = x->start_ns;
+        x->times->first_byte_ns = x->first_byte_ns;
+        x->times->end_ns = now;
+    }
+    return 0;
 }
 
 /* Drives the multi handle until every transfer in xs is done. */
@@ -320,24 +465,31 @@ static int run_loop(driver *d, xfer *xs, size_t n, CURLcode *codes)
             curl_multi_remove_handle(d->multi, e);
             curl_easy_cleanup(e);
             x->easy = NULL;
-            if (x->job) {
-                if (finish_stream(d, x, result, now))
-                    continue; /* retried: still in flight */
-                if (x->hooks && x->hooks->on_done)
-                    x->hooks->on_done(x->hooks->ctx, x->job);
-            } else if (x->times) {
-                x->times->start_ns = x->start_ns;
-                x->times->first_byte_ns = x->first_byte_ns;
-                x->times->end_ns = now;
-            }
+            if (complete_xfer(d, x, result, now))
+                continue;
             if (codes)
                 codes[x - xs] = result;
             x->done = true;
             remaining--;
         }
+        int64_t now = clock_now_ns();
+        if (now >= d->next_idle_check_ns) {
+            d->next_idle_check_ns = INT64_MAX;
+            for (size_t i = 0; i < n; i++) {
+                xfer *x = &xs[i];
+                if (x->done || !idle_expired(d, x, now))
+                    continue;
+                if (complete_xfer(d, x, CURLE_OPERATION_TIMEDOUT, now))
+                    continue;
+                if (codes)
+                    codes[i] = CURLE_OPERATION_TIMEDOUT;
+                x->done = true;
+                remaining--;
+            }
+        }
         if (remaining == 0)
             break;
-        mc = curl_multi_poll(d->multi, NULL, 0, 1000, NULL);
+        mc = curl_multi_poll(d->multi, NULL, 0, poll_ms(d, 1000), NULL);
         if (mc != CURLM_OK) {
             log_error("libcurl: %s", curl_multi_strerror(mc));
             rc = -1;
@@ -505,6 +657,24 @@ int driver_run_feed(driver *d, const driver_feed *feed, size_t max_in_flight,
             buf_free(&x->err_body);
             free(x);
         }
+        int64_t t_idle = clock_now_ns();
+        if (t_idle >= d->next_idle_check_ns) {
+            d->next_idle_check_ns = INT64_MAX;
+            for (size_t i = 0; i < n_live;) {
+                xfer *x = live[i];
+                if (!idle_expired(d, x, t_idle)) {
+                    i++;
+                    continue;
+                }
+                freed = true;
+                finish_stream(d, x, CURLE_OPERATION_TIMEDOUT, t_idle);
+                if (hooks && hooks->on_done)
+                    hooks->on_done(hooks->ctx, x->job);
+                live[i] = live[--n_live];
+                buf_free(&x->err_body);
+                free(x);
+            }
+        }
         /* A slot came free: refill it before sleeping. */
         if (freed && !exhausted)
             continue;
@@ -516,6 +686,8 @@ int driver_run_feed(driver *d, const driver_feed *feed, size_t max_in_flight,
             if (timeout_ms > 1000)
                 timeout_ms = 1000;
         }
+        if (n_live > 0)
+            timeout_ms = poll_ms(d, timeout_ms);
         if (timeout_ms > 0 || n_live > 0) {
             mc = curl_multi_poll(d->multi, NULL, 0, timeout_ms, NULL);
             if (mc != CURLM_OK) {

@@ -27,6 +27,12 @@ typedef struct driver_config {
      * loops then abandon the transfers in flight, fail them with
      * "interrupted" and return. */
     volatile sig_atomic_t *stop;
+    /* A request (streamed or plain) fails after this long in total
+     * (CURLOPT_TIMEOUT_MS); 0 = no limit. */
+    double request_timeout_s;
+    /* "user:password" for HTTP basic authentication (from a base URL's
+     * user:pass@), or NULL. Sent by libcurl, never part of a URL or a log. */
+    const char *userinfo;
 } driver_config;
 
 /* Returns a new driver (free with driver_free), or NULL with err set. */
@@ -57,8 +63,11 @@ typedef struct driver_hooks {
 
 /* Runs the n jobs as one synchronized burst: every transfer is added before
  * the loop starts, each start_ns taken just before its curl_multi_add_handle.
- * Returns when all have finished; failures are in each req->error (non-2xx:
- * "HTTP <status>: <body excerpt>"). Returns 0, or -1 on an internal error. */
+ * Returns when all have finished; failures are in each req->error with a
+ * one-line reason and req->error_kind (client/request.h): "HTTP <status>
+ * (Retry-After: S): <body excerpt>", "connection closed after N tokens", "no
+ * data for S s", "request took longer than S s", a malformed event, the
+ * server's error event. Returns 0, or -1 on an internal error. */
 int driver_run_burst(driver *d, driver_job *jobs, size_t n, const driver_hooks *hooks);
 
 /* Load modes: requests come from a feed instead of a fixed burst. Whenever
@@ -78,6 +87,11 @@ int driver_run_feed(driver *d, const driver_feed *feed, size_t max_in_flight,
 
 /* True once a server refused return_token_ids during this driver's life. */
 bool driver_token_ids_refused(const driver *d);
+
+/* True once any transfer of this driver received a response status line:
+ * the server was reachable. Lets the runner tell "cannot reach the server"
+ * (bad usage, exit 2) from a server that answered with errors. */
+bool driver_server_reached(const driver *d);
 
 /* A plain (non-streamed) exchange: GET when body is NULL, else POST of JSON.
  * The response body (capped at max_body bytes) goes to resp. Times (may be

@@ -359,11 +359,25 @@ static void j_run(jw *w, const results_run *run)
         j_int(w, "tokens", q->tokens);
         j_int(w, "events", (long long)q->events);
         j_str(w, "error", q->error);
+        j_str(w, "error_kind", q->error_kind);
         close_c(w, "}");
     }
     close_c(w, "]");
     if (run->extra)
         j_cjson_items(w, run->extra);
+    /* Failed requests of the measured runs (docs/tokbench-usage.md, "Failures"). */
+    const results_failures *f = &run->failures;
+    open_c(w, "failures", "{");
+    j_int(w, "count", f->count);
+    open_c(w, "reasons", "{");
+    for (size_t i = 0; i < f->n_kinds; i++)
+        j_int(w, f->kinds[i].kind, f->kinds[i].count);
+    close_c(w, "}");
+    open_c(w, "examples", "[");
+    for (size_t i = 0; i < f->n_examples; i++)
+        j_str(w, NULL, f->examples[i]);
+    close_c(w, "]");
+    close_c(w, "}");
     close_c(w, "}");
 }
 

@@ -49,17 +49,37 @@ void request_clear(tb_request *r)
     request_init(r);
 }
 
-void request_set_error(tb_request *r, const char *fmt, ...)
+static void set_error_v(tb_request *r, const char *kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void set_error_v(tb_request *r, const char *kind, const char *fmt, va_list ap)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    if (kind)
+        snprintf(r->error_kind, sizeof r->error_kind, "%s", kind);
+    else if (!r->error_kind[0])
+        snprintf(r->error_kind, sizeof r->error_kind, "%s", FAIL_OTHER);
     /* Keep the message on one line. */
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     free(r->error);
     r->error = xstrdup(msg);
+}
+
+void request_set_error(tb_request *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(r, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void request_fail(tb_request *r, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error_v(r, kind, fmt, ap);
+    va_end(ap);
 }

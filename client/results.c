@@ -28,6 +28,7 @@ struct results_cell {
     size_t n_req_series, cap_req_series;
     results_request *requests;
     size_t n_requests_rec, cap_requests_rec;
+    results_failures failures;
     int n_requests, n_errors, early_role;
     enum count_source worst_source;
     int batch_index;
@@ -66,6 +67,41 @@ static void series_list_free(results_series_list *l)
     l->n = 0;
 }
 
+void results_failures_add(results_failures *f, const char *kind, const char *reason)
+{
+    if (!kind || !kind[0])
+        kind = FAIL_OTHER;
+    f->count++;
+    size_t k = 0;
+    while (k < f->n_kinds && strcmp(f->kinds[k].kind, kind) < 0)
+        k++;
+    if (k < f->n_kinds && strcmp(f->kinds[k].kind, kind) == 0) {
+        f->kinds[k].count++;
+    } else {
+        /* Kept sorted by kind, so the report does not depend on arrival order. */
+        f->kinds = xrealloc(f->kinds, (f->n_kinds + 1) * sizeof *f->kinds);
+        memmove(&f->kinds[k + 1], &f->kinds[k], (f->n_kinds - k) * sizeof *f->kinds);
+        f->kinds[k] = (results_failure_kind){xstrdup(kind), 1};
+        f->n_kinds++;
+    }
+    if (!reason || f->n_examples == RESULTS_FAILURE_EXAMPLES)
+        return;
+    for (size_t i = 0; i < f->n_examples; i++)
+        if (strcmp(f->examples[i], reason) == 0)
+            return;
+    f->examples[f->n_examples++] = xstrdup(reason);
+}
+
+void results_failures_free(results_failures *f)
+{
+    for (size_t i = 0; i < f->n_kinds; i++)
+        free(f->kinds[i].kind);
+    free(f->kinds);
+    for (size_t i = 0; i < f->n_examples; i++)
+        free(f->examples[i]);
+    memset(f, 0, sizeof *f);
+}
+
 static void run_free(results_run *run)
 {
     results_metric *ms[] = {&run->pp_throughput, &run->pp_req_throughput, &run->tg_throughput,
@@ -83,7 +119,9 @@ static void run_free(results_run *run)
     for (size_t i = 0; i < run->n_request_records; i++) {
         free(run->requests[i].id);
         free(run->requests[i].error);
+        free(run->requests[i].error_kind);
     }
+    results_failures_free(&run->failures);
     free(run->requests);
     free(run->prompt_count_source);
     cJSON_Delete(run->extra);
@@ -153,7 +191,9 @@ void results_cell_free(results_cell *c)
     for (size_t i = 0; i < c->n_requests_rec; i++) {
         free(c->requests[i].id);
         free(c->requests[i].error);
+        free(c->requests[i].error_kind);
     }
+    results_failures_free(&c->failures);
     free(c->requests);
     free(c->model);
     free(c->prompt_count_source);
@@ -180,6 +220,7 @@ static void record_request(results_cell *c, const tb_request *q)
     rec->tokens = q->total_tokens;
     rec->events = q->n_events;
     rec->error = dup_or_null(q->error);
+    rec->error_kind = q->error ? xstrdup(q->error_kind[0] ? q->error_kind : FAIL_OTHER) : NULL;
 }
 
 static void push_series(results_series_list *l, size_t *cap, results_series s)
@@ -208,6 +249,7 @@ void results_cell_add_batch(results_cell *c, const tb_request *reqs, size_t n)
         record_request(c, q);
         if (q->error) {
             c->n_errors++;
+            results_failures_add(&c->failures, q->error_kind, q->error);
             continue;
         }
         metrics_request m;
@@ -421,6 +463,8 @@ void results_cell_finish(results_cell *c, results *r)
     run->n_request_records = c->n_requests_rec;
     c->requests = NULL;
     c->n_requests_rec = 0;
+    run->failures = c->failures;
+    memset(&c->failures, 0, sizeof c->failures);
     results_cell_free(c);
 }
 

@@ -51,7 +51,25 @@ typedef struct results_request {
     int tokens;               /* generated tokens counted */
     size_t events;            /* token-bearing and role-only events */
     char *error;              /* NULL on success */
+    char *error_kind;         /* NULL on success; FAIL_* or "http_<status>" (request.h) */
 } results_request;
+
+/* The failed requests of a cell's measured runs, for the JSON "failures"
+ * object: how many, how many of each kind (sorted by kind), and the first
+ * few distinct reasons word for word. */
+#define RESULTS_FAILURE_EXAMPLES 3
+typedef struct results_failure_kind {
+    char *kind;  /* owned */
+    int count;
+} results_failure_kind;
+
+typedef struct results_failures {
+    int count;
+    results_failure_kind *kinds; /* owned */
+    size_t n_kinds;
+    char *examples[RESULTS_FAILURE_EXAMPLES]; /* owned */
+    size_t n_examples;
+} results_failures;
 
 typedef struct results_run {
     /* llama-benchy BenchmarkRun, in its JSON key order. */
@@ -94,6 +112,7 @@ typedef struct results_run {
     int early_role_chunks;          /* requests where the early-role rule applied */
     results_request *requests;
     size_t n_request_records;
+    results_failures failures;      /* printed last, after the runner's extras */
     /* Added by the runner after the cell (load figures, SLO, monitor):
      * an owned cJSON object or NULL, printed after every other key of the
      * run. Numbers that must print as floats are cJSON raw items holding
@@ -165,6 +184,10 @@ void results_cell_add_batch(results_cell *c, const tb_request *reqs, size_t n);
 void results_cell_finish(results_cell *c, results *r);
 /* Frees c without adding anything (e.g. on abort). */
 void results_cell_free(results_cell *c);
+
+/* Counts one failed request into f (kind and reason are copied). */
+void results_failures_add(results_failures *f, const char *kind, const char *reason);
+void results_failures_free(results_failures *f);
 
 /* Test name as llama-benchy prints it for run i: kind is 0 for the pp row
  * and 1 for the tg row, e.g. "pp2048 @ d4096 (c2)" or "ctx_tg @ d4096".

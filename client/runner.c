@@ -83,6 +83,9 @@ typedef struct suite {
     bool warned_wrap;
     bool token_ids_off;
     int failed_requests;
+    int cell_fail_logged;   /* failure lines logged in the current cell */
+    int cell_fail_hidden;   /* failures past the limit, summarized at the cell's end */
+    bool unreachable;       /* every request failed and no server ever answered */
     slo_set slo;
     cell_acc *acc;    /* the cell being run */
     char **answer_lines; /* sweep answers and SLO verdicts, printed after the md footer */
@@ -90,6 +93,29 @@ typedef struct suite {
 } suite;
 
 static void answer(suite *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Failure lines per cell before the rest are only counted: a server that
+ * answers 429 to everything must not drown the log. */
+#define FAIL_LOG_LINES 5
+
+static void log_failure(suite *s, const tb_request *r)
+{
+    if (s->cell_fail_logged >= FAIL_LOG_LINES) {
+        s->cell_fail_hidden++;
+        return;
+    }
+    s->cell_fail_logged++;
+    log_warn("request failed (%s): %s", r->error_kind[0] ? r->error_kind : FAIL_OTHER, r->error);
+}
+
+/* True (and remembered) when requests failed and no transfer of the run
+ * ever got an HTTP response: the URL points nowhere. */
+static bool server_unreachable(suite *s, int failed)
+{
+    if (failed > 0 && !driver_server_reached(s->d))
+        s->unreachable = true;
+    return s->unreachable;
+}
 
 /* ---- request bodies ---- */
 
@@ -503,7 +529,7 @@ static int run_batch(suite *s, const batch_desc *bd, buf *contexts, buf *prompts
     for (int i = 0; i < n; i++)
         if (reqs[i].error) {
             failed++;
-            log_warn("request failed: %s", reqs[i].error);
+            log_failure(s, &reqs[i]);
         }
     for (int i = 0; i < n; i++) {
         free(bodies[i]);
@@ -826,14 +852,11 @@ static int run_load(suite *s, const batch_desc *bd, int ctx_tokens, int pp_token
     for (size_t i = 0; i < f.n; i++) {
         if (f.reqs[i]->error) {
             failed++;
-            if (failed <= 5)
-                log_warn("request failed: %s", f.reqs[i]->error);
+            log_failure(s, f.reqs[i]);
         }
         if (f.reqs[i]->end_ns > end)
             end = f.reqs[i]->end_ns;
     }
-    if (failed > 5)
-        log_warn("%d requests failed in this run", failed);
     if (rc == 0 && bd->run_index >= 0 && f.n > 0 && !interrupted) {
         account(s, (const tb_request *const *)f.reqs, f.due, f.n, end - f.t0, expected_pp);
         tb_request *flat = xmalloc(f.n * sizeof *flat);
@@ -931,6 +954,8 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
     int batches_added = 0;
     int warm = o->no_warmup ? 0 : o->warmup_runs;
     int stop = 0;
+    s->cell_fail_logged = 0;
+    s->cell_fail_hidden = 0;
     for (int run = 0; run < warm + o->runs && !stop; run++) {
         bool is_warmup = run < warm;
         int run_index = is_warmup ? -1 : run - warm;
@@ -955,6 +980,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
             if (!is_warmup && !interrupted)
                 batches_added++;
             s->failed_requests += failed;
+            if (server_unreachable(s, failed)) {
+                stop = 1;
+                break;
+            }
             if (interrupted) {
                 stop = 1;
                 break;
@@ -998,6 +1027,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
                 results_cell_add_batch(ctx_cell, reqs, (size_t)conc);
             s->failed_requests += failed;
             clear_requests(reqs, conc);
+            if (server_unreachable(s, failed)) {
+                stop = 1;
+                break;
+            }
             if (failed && o->exit_on_first_fail) {
                 log_error("stopping due to an error in the context load");
                 stop = 1;
@@ -1030,6 +1063,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
         }
         s->failed_requests += failed;
         clear_requests(reqs, conc);
+        if (server_unreachable(s, failed)) {
+            stop = 1;
+            break;
+        }
         if (failed && o->exit_on_first_fail) {
             log_error("stopping due to an error in %s", two_phase ? "inference" : "a run");
             stop = 1;
@@ -1039,6 +1076,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
             post_run(o->post_run_cmd);
     }
     monitor_update(s, clock_now_ns(), true);
+    if (s->cell_fail_hidden > 0)
+        log_warn("%d more failed request(s) in this cell not shown (the report's \"failures\" "
+                 "counts every one)",
+                 s->cell_fail_hidden);
     /* An interrupted cell keeps the runs that completed. */
     if (stop && !(interrupted && stop > 0 && batches_added > 0)) {
         results_cell_free(cell);
@@ -1199,6 +1240,30 @@ static void answer(suite *s, const char *fmt, ...)
     s->answer_lines = xrealloc(s->answer_lines, (s->n_answer_lines + 1) * sizeof(char *));
     s->answer_lines[s->n_answer_lines++] = xstrdup(b.data ? b.data : "");
     buf_free(&b);
+}
+
+/* One line per cell with failed requests, printed after the markdown table
+ * (logged in the other formats): a reader of the table learns that some
+ * values are missing and why. */
+static void failure_answers(suite *s)
+{
+    const results *r = &s->res;
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const results_run *run = &r->runs[k];
+        const results_failures *f = &run->failures;
+        if (f->count == 0)
+            continue;
+        char pp_name[128], tg_name[128];
+        results_test_name(r, run, 0, pp_name, sizeof pp_name);
+        results_test_name(r, run, 1, tg_name, sizeof tg_name);
+        buf kinds;
+        buf_init(&kinds, 0);
+        for (size_t i = 0; i < f->n_kinds; i++)
+            buf_printf(&kinds, "%s%s: %d", i ? ", " : "", f->kinds[i].kind, f->kinds[i].count);
+        answer(s, "failed requests in %s / %s: %d of %d (%s), left out of the numbers",
+               pp_name, tg_name, f->count, run->n_requests, kinds.data ? kinds.data : "");
+        buf_free(&kinds);
+    }
 }
 
 /* e2el of a run's successful requests, ms (new array, count in *n). */
@@ -1366,6 +1431,18 @@ static int check_slo(suite *s)
     return breaches;
 }
 
+/* When no request ever got an HTTP response, the base URL is wrong (or the
+ * server is down): bad usage, exit 2, with one line saying so. */
+static void unreachable_exit(suite *s, int *status)
+{
+    if (!s->d || driver_server_reached(s->d))
+        return;
+    log_error("cannot reach the server at %s: no HTTP response to any request (check "
+              "--base-url and that the server is running)",
+              s->o->base_url);
+    *status = RUNNER_USAGE;
+}
+
 int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
 {
     suite s;
@@ -1403,7 +1480,14 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
     int conns = max_of(&o->concurrency) + 8;
     if (o->request_rate > 0)
         conns = (o->max_concurrency ? o->max_concurrency : 256) + 8;
-    driver_config dc = {o->api_key, o->timeout_s, conns, &interrupted};
+    driver_config dc = {
+        .api_key = o->api_key,
+        .timeout_s = o->timeout_s,
+        .max_connections = conns,
+        .stop = &interrupted,
+        .request_timeout_s = o->request_timeout_s,
+        .userinfo = o->base_url_userinfo,
+    };
     s.d = driver_new(&dc, err, sizeof err);
     if (!s.d) {
         log_error("%s", err);
@@ -1422,8 +1506,10 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         s.model = xstrdup(o->model);
     } else {
         log_info("no model specified, attempting to auto-detect from the endpoint...");
-        if (detect_model(&s))
+        if (detect_model(&s)) {
+            unreachable_exit(&s, &status);
             goto out;
+        }
     }
     s.served = xstrdup(o->served_model_name ? o->served_model_name : s.model);
 
@@ -1439,11 +1525,14 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
 
     bool should_warmup = !o->no_warmup || o->adapt_prompt ||
                          prompts_get_source(s.pr) == PROMPTS_CALIBRATED;
-    if (should_warmup && warmup(&s))
+    if (should_warmup && warmup(&s)) {
+        unreachable_exit(&s, &status);
         goto out;
+    }
     if (!o->skip_coherence) {
         if (coherence(&s)) {
             log_error("benchmark failed due to coherence test failure");
+            unreachable_exit(&s, &status);
             goto out;
         }
     } else {
@@ -1483,6 +1572,7 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
     if (s.warned_wrap)
         log_warn("some prompts wrapped past the end of the corpus (JSON: \"prompt_wrapped\": "
                  "true)");
+    failure_answers(&s);
     analyse(&s);
     int breaches = check_slo(&s);
     for (size_t i = 0; i < s.n_answer_lines; i++)
@@ -1492,7 +1582,9 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
             else if (!o->ci)
                 log_warn("%s", s.answer_lines[i]);
         }
-    if (stop < 0) {
+    if (s.unreachable) {
+        unreachable_exit(&s, &status);
+    } else if (stop < 0) {
         bench_status = "error";
         status = RUNNER_FAIL;
     } else if (stop > 0 || interrupted) {

@@ -19,6 +19,15 @@ typedef struct stream_state {
     int done;          /* [DONE] seen: later events are ignored */
     int failed;
     int last_cum;      /* last cumulative usage.completion_tokens seen */
+    /* Where events start, so a broken one can be named by its byte offset:
+     * bytes fed so far, the offset of the current event's first line (-1
+     * between events), and the line-end state of the last piece fed. */
+    size_t offset;
+    long long event_start;
+    int at_line_start;
+    int after_cr;
+    int finishing;     /* inside sse_parser_finish: a broken event there was cut */
+    long long cut_at;  /* offset of an event cut by the end of the body, -1 = none */
     buf raw;           /* body copy while no event was seen (plain JSON answers) */
     int raw_dropped;   /* the copy was released: an event came, or it overflowed */
     int raw_overflow;
@@ -113,12 +122,23 @@ static void apply_chunk(stream_state *s, const chunk_info *c, int64_t now_ns, in
     append_content(r, c->content, c->content_len);
 }
 
+/* The first characters of a broken event, for the error message. */
+static void excerpt(const char *data, size_t len, char *out, size_t size)
+{
+    size_t n = len < size - 1 ? len : size - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)data[i];
+        out[i] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+    }
+    out[n] = '\0';
+}
+
 static int on_event(void *ctx, const char *type, const char *data, size_t len)
 {
     stream_state *s = ctx;
     tb_request *r = s->r;
     (void)type;
-    if (s->done)
+    if (s->done || r->error)
         return 0;
     size_t i = 0;
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n'))
@@ -131,10 +151,20 @@ static int on_event(void *ctx, const char *type, const char *data, size_t len)
         return 0; /* keep-alive or other non-JSON data */
     chunk_info c;
     int rc = chunk_parse(data + i, len - i, &c);
+    long long at = s->event_start >= 0 ? s->event_start : (long long)s->offset;
     if (rc == CHUNK_ERR_ERROR) {
-        request_set_error(r, "error event in stream: %s", c.error);
+        request_fail(r, FAIL_ERROR_EVENT, "server error in the stream: %s", c.error);
+    } else if (rc == CHUNK_ERR_JSON && s->finishing) {
+        /* The body ended inside this event: a cut, not a broken server. */
+        s->cut_at = at;
+        rc = CHUNK_OK;
     } else if (rc == CHUNK_ERR_JSON) {
-        request_set_error(r, "malformed JSON event in stream (%zu bytes)", len);
+        /* One broken event fails the request: the tokens it carried are
+         * unknown, so every count and rate after it would be a guess. */
+        char head[41];
+        excerpt(data + i, len - i, head, sizeof head);
+        request_fail(r, FAIL_MALFORMED, "malformed event at byte %lld: %s%s", at, head,
+                     len - i > sizeof head - 1 ? "..." : "");
     } else {
         apply_chunk(s, &c, s->now_ns, 1);
     }
@@ -148,10 +178,49 @@ static stream_state *state_of(tb_request *r)
         stream_state *s = xcalloc(1, sizeof *s);
         s->r = r;
         s->sse = sse_parser_new(STREAM_MAX_BYTES, on_event, s);
+        s->event_start = -1;
+        s->at_line_start = 1;
+        s->cut_at = -1;
         buf_init(&s->raw, STREAM_MAX_BYTES);
         r->stream = s;
     }
     return r->stream;
+}
+
+/* Hands data to the SSE parser one line at a time, noting where each event's
+ * first line starts. A line is "blank" (it ends an event) when it is empty,
+ * except the LF that pairs with a CR ending the previous line. */
+static int feed_lines(stream_state *s, const char *data, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *p = data + i;
+        size_t n = len - i, j = 0;
+        while (j < n && p[j] != '\n' && p[j] != '\r')
+            j++;
+        size_t piece = j < n ? j + 1 : n;
+        int blank = 0;
+        if (s->at_line_start) {
+            if (j == 0 && n > 0) {
+                blank = !(p[0] == '\n' && s->after_cr);
+            } else if (s->event_start < 0 && p[0] != ':') {
+                s->event_start = (long long)(s->offset + i);
+            }
+        }
+        int rc = sse_parser_feed(s->sse, p, piece);
+        if (rc != SSE_OK)
+            return rc;
+        if (blank)
+            s->event_start = -1;
+        if (j < n) {
+            s->at_line_start = 1;
+            s->after_cr = p[j] == '\r';
+        } else {
+            s->at_line_start = 0;
+        }
+        i += piece;
+    }
+    return SSE_OK;
 }
 
 int request_stream_feed(tb_request *r, const char *data, size_t len, int64_t now_ns)
@@ -168,12 +237,14 @@ int request_stream_feed(tb_request *r, const char *data, size_t len, int64_t now
             s->raw_dropped = 1;
         }
     }
-    int rc = sse_parser_feed(s->sse, data, len);
+    int rc = feed_lines(s, data, len);
+    s->offset += len;
     if (rc == SSE_OK)
         return 0;
     s->failed = 1;
     if (rc == SSE_ERR_TOO_LONG)
-        request_set_error(r, "SSE line or event longer than %zu bytes", STREAM_MAX_BYTES);
+        request_fail(r, FAIL_TOO_LONG, "SSE line or event longer than %zu bytes",
+                     STREAM_MAX_BYTES);
     else if (!r->error)
         request_set_error(r, "stream parsing stopped");
     return -1;
@@ -192,9 +263,9 @@ static void finish_plain_body(stream_state *s, int64_t now_ns)
     chunk_info c;
     int rc = chunk_parse(s->raw.data + i, s->raw.len - i, &c);
     if (rc == CHUNK_ERR_ERROR)
-        request_set_error(r, "error response: %s", c.error);
+        request_fail(r, FAIL_ERROR_EVENT, "error response: %s", c.error);
     else if (rc == CHUNK_ERR_JSON)
-        request_set_error(r, "response body is neither an event stream nor JSON");
+        request_fail(r, FAIL_MALFORMED, "response body is neither an event stream nor JSON");
     else
         apply_chunk(s, &c, now_ns, 0);
     chunk_info_free(&c);
@@ -310,20 +381,56 @@ void request_stream_finish(tb_request *r, int64_t now_ns)
     stream_state *s = state_of(r);
     if (!s->failed) {
         s->now_ns = now_ns;
+        s->finishing = 1;
         int rc = sse_parser_finish(s->sse);
         if (rc == SSE_ERR_TOO_LONG)
-            request_set_error(r, "SSE line or event longer than %zu bytes", STREAM_MAX_BYTES);
+            request_fail(r, FAIL_TOO_LONG, "SSE line or event longer than %zu bytes",
+                         STREAM_MAX_BYTES);
         if (rc == SSE_OK && sse_parser_events(s->sse) == 0) {
             if (!s->raw_dropped)
                 finish_plain_body(s, now_ns);
             else if (s->raw_overflow)
-                request_set_error(r, "response body over %zu bytes and not an event stream",
-                                  STREAM_MAX_BYTES);
+                request_fail(r, FAIL_TOO_LONG,
+                             "response body over %zu bytes and not an event stream",
+                             STREAM_MAX_BYTES);
         }
     }
     count_tokens(r);
     r->early_role_chunk = r->first_response_ns && r->first_token_ns &&
                           r->first_response_ns < r->first_token_ns;
+    if (sse_parser_events(s->sse) == 0)
+        r->stream_end = STREAM_END_NONE;
+    else if (s->done)
+        r->stream_end = STREAM_END_DONE;
+    else if (r->finish_reason && s->cut_at < 0)
+        r->stream_end = STREAM_END_FINISH;
+    else
+        r->stream_end = STREAM_END_CUT;
+    if (s->cut_at >= 0 && !r->error)
+        request_fail(r, FAIL_CLOSED,
+                     "connection closed after %d tokens, in the middle of the event at byte %lld",
+                     r->total_tokens, s->cut_at);
     stream_state_free(s);
     r->stream = NULL;
+}
+
+int request_check_complete(tb_request *r, int cut_by_transport)
+{
+    if (r->error)
+        return -1;
+    if (r->stream_end == STREAM_END_CUT || (cut_by_transport && r->stream_end != STREAM_END_DONE)) {
+        request_fail(r, FAIL_CLOSED, "connection closed after %d tokens (%s)", r->total_tokens,
+                     r->stream_end == STREAM_END_FINISH ? "after the finish_reason"
+                                                        : "no finish_reason, no [DONE]");
+        return -1;
+    }
+    if (r->stream_end == STREAM_END_NONE && !r->first_response_ns && r->completion_tokens < 0) {
+        if (cut_by_transport)
+            request_fail(r, FAIL_CLOSED, "connection closed after 0 tokens (no data)");
+        else
+            request_fail(r, FAIL_EMPTY, "the response holds no completion (no events, no "
+                                        "choices, no usage)");
+        return -1;
+    }
+    return 0;
 }

@@ -7,11 +7,14 @@ report shapes, and bad usage.
 """
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Tokmock, check, finish, run_tokbench  # noqa: E402
+from harness import SLOW, TOKBENCH, Tokmock, check, finish, run_tokbench  # noqa: E402
 
 # llama-benchy 0.4.0's literal column headers (its markdown table) and JSON key order.
 MD_HEADER_C1 = ["model", "test", "t/s", "peak t/s", "ttfr (ms)", "est_ppt (ms)", "e2e_ttft (ms)"]
@@ -179,10 +182,21 @@ def main():
         (("--base-url", "http://127.0.0.1:1/v1", "--format", "xml"), "invalid choice"),
         (("--base-url", "http://127.0.0.1:1/v1", "--no-such-flag"), "unrecognized"),
         (("--base-url", "http://127.0.0.1:1/v1", "--extra-body", "oops"), "key=value"),
+        (("--base-url", "http://127.0.0.1:1/v1", "--extra-body", 'a={"x":1,'), "not valid JSON"),
+        (("--base-url", "http://127.0.0.1:1/v1", "--concurrency", "0"), "out of range"),
+        (("--base-url", "http://127.0.0.1:1/v1", "--runs", "-1"), "--runs"),
+        (("--base-url", "http://127.0.0.1:1/v1", "--tg", "-4"), "out of range"),
+        (("--base-url", "http://127.0.0.1:1/v1", "--slo", "ttft_p99"), "--slo"),
+        (("--base-url", "http://127.0.0.1:1/v1", "--request-timeout", "0"), "positive"),
+        (("--base-url", "127.0.0.1:8080/v1"), "http://"),
+        (("--base-url", "http:///v1"), "no host"),
     ]:
         rc, out, err = run_tokbench(*args)
-        check(f"bad_usage_exit2_{needle.strip('-').replace(' ', '_')}",
-              rc == 2 and needle in err and out == "", f"rc={rc} err={err!r}")
+        name = "".join(c if c.isalnum() else "_" for c in needle.strip("-:/ "))
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        check(f"bad_usage_exit2_{name}",
+              rc == 2 and needle in err and out == "" and len(lines) <= 2
+              and "Traceback" not in err, f"rc={rc} err={err!r}")
 
     # 5b. --exit-on-first-fail with the FIRST cell failing (an --extra-body the
     # server rejects, sent only with benchmark requests): exit 1, and the
@@ -209,11 +223,136 @@ def main():
         check("first_cell_fail_no_results_on_fail_writes_nothing",
               rc == 1 and not os.path.exists(saved), f"rc={rc} {err[-400:]}")
 
-    # 6. Unreachable server: a failed warm-up exits 1.
-    rc, out, err = run_tokbench("--base-url", "http://127.0.0.1:1/v1", "--model", "m",
-                                "--timeout", "5")
-    check("unreachable_server_exit1", rc == 1 and out == "", f"rc={rc} {err[-300:]}")
+    # 6. Unreachable server: bad usage (exit 2) with one line saying so,
+    # whether the first request is a warm-up or a benchmark request.
+    for tag, extra in (("warmup", ()), ("bench", ("--no-warmup", "--no-adapt-prompt",
+                                                 "--skip-coherence", "--latency-mode", "none"))):
+        rc, out, err = run_tokbench("--base-url", "http://127.0.0.1:1/v1", "--model", "m",
+                                    "--timeout", "5", "--pp", "8", "--tg", "2", *extra)
+        check(f"unreachable_server_exit2_{tag}",
+              rc == 2 and out == "" and "cannot reach the server at http://127.0.0.1:1/v1" in err,
+              f"rc={rc} {err[-300:]}")
+
+    scenario_signals()
+    scenario_secrets()
     finish()
+
+
+FAST = ("--no-warmup", "--no-adapt-prompt", "--skip-coherence", "--latency-mode", "none")
+
+
+def wait_for(pred, seconds):
+    """Polls pred() (a file to appear, a count to reach) up to a deadline."""
+    deadline = time.monotonic() + seconds * SLOW
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
+def count_in(path, needle):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().count(needle)
+    except OSError:
+        return 0
+
+
+def scenario_signals():
+    """SIGINT / SIGTERM save the runs that finished and exit 130 / 143; a
+    second SIGINT exits at once (130) without a report."""
+    with Tokmock() as mock, tempfile.TemporaryDirectory() as tmp:
+        for sig, want in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            name = signal.Signals(sig).name
+            saved = os.path.join(tmp, f"{name}.json")
+            prog = os.path.join(tmp, f"{name}.jsonl")
+            p = subprocess.Popen([TOKBENCH, "--base-url", mock.base_url + "/v1", "--pp", "32",
+                                  "--tg", "16", "--runs", "200", *FAST, "--format", "json",
+                                  "--save-result", saved, "--emit-progress", prog],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL)
+            started = wait_for(lambda: count_in(prog, '"request_end"') >= 3, 30)
+            p.send_signal(sig)
+            try:
+                out, err = p.communicate(timeout=10 * SLOW)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            try:
+                with open(saved, encoding="utf-8") as f:
+                    report = json.load(f)
+                runs = len(report["benchmarks"][0]["pp_throughput"]["values"])
+            except (OSError, ValueError, IndexError, KeyError, TypeError) as e:
+                runs = f"no report ({e})"
+            check(f"signal_{name}_exit{want}_partial_results_saved",
+                  started and p.returncode == want and isinstance(runs, int) and 3 <= runs < 200,
+                  f"rc={p.returncode} runs={runs} {err.decode(errors='replace')[-300:]}")
+            check(f"signal_{name}_progress_says_interrupted",
+                  count_in(prog, '"interrupted"') >= 1, "no interrupted status in the progress")
+
+        # A second SIGINT while the first one waits (here for --post-run-cmd).
+        pid_file = os.path.join(tmp, "sleep.pid")
+        saved = os.path.join(tmp, "twice.json")
+        p = subprocess.Popen([TOKBENCH, "--base-url", mock.base_url + "/v1", "--pp", "32",
+                              "--tg", "4", "--runs", "3", *FAST, "--format", "json",
+                              "--save-result", saved,
+                              "--post-run-cmd",
+                              f"echo $$ > {pid_file}; exec sleep 60 >/dev/null 2>&1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        sleeping = wait_for(lambda: count_in(pid_file, "\n") >= 1, 30)
+        p.send_signal(signal.SIGINT)
+        first_held = wait_for(lambda: p.poll() is not None, 0.3) is False
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(timeout=5 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        took = time.monotonic() - t0
+        try:
+            with open(pid_file) as f:
+                os.kill(int(f.read().strip()), signal.SIGKILL)  # the sleep tokbench started
+        except (OSError, ValueError):
+            pass
+        out, err = p.communicate()
+        check("second_sigint_exits_at_once_130_no_report",
+              sleeping and first_held and p.returncode == 130 and took < 3 * SLOW
+              and out == b"" and not os.path.exists(saved),
+              f"rc={p.returncode} took={took:.2f}s held={first_held} saved={os.path.exists(saved)}")
+
+
+def scenario_secrets():
+    """The API key and a base URL's user:password never appear in any output:
+    stdout, stderr at debug level, the saved JSON, the progress stream, even
+    when requests fail."""
+    key, password = "sk-PLANTED-KEY-4711", "PLANTED-PASSWORD-0815"
+    with Tokmock("--api-key", key, "--fault", "status=429:0.3", "--seed", "3") as mock, \
+            tempfile.TemporaryDirectory() as tmp:
+        url = mock.base_url.replace("http://", f"http://bob:{password}@") + "/v1"
+        texts = []
+        for fmt in ("json", "md"):
+            saved = os.path.join(tmp, f"r.{fmt}")
+            prog = os.path.join(tmp, f"p.{fmt}.jsonl")
+            # No warm-up: a 429 there would (rightly) stop the run.
+            rc, out, err = run_tokbench("--base-url", url, "--api-key", key, "--pp", "32",
+                                        "--tg", "4", "--runs", "3", "--concurrency", "2",
+                                        "--no-warmup", "--no-adapt-prompt", "--skip-coherence",
+                                        "--log-level", "debug", "--format", fmt,
+                                        "--save-result", saved, "--emit-progress", prog)
+            texts += [out, err]
+            for path in (saved, prog):
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        texts.append(f.read())
+                except OSError:
+                    texts.append("")
+            check(f"secrets_run_{fmt}_ok_with_key", rc == 0 and "request failed" in err,
+                  f"rc={rc} {err[-400:]}")
+        leaks = [t[max(0, t.find(s) - 60):t.find(s) + 40] for t in texts for s in (key, password)
+                 if s in t]
+        check("secrets_never_printed", not leaks and len(texts) == 8, f"leaked: {leaks[:2]}")
 
 
 if __name__ == "__main__":

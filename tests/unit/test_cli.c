@@ -104,6 +104,13 @@ TEST(bad_usage_is_reported)
         {"--timeout", "0", NULL, "positive"},
         {"--no-cache=1", NULL, NULL, "ignored explicit argument"},
         {"--model", NULL, NULL, "expected one argument"},
+        {"--concurrency", "0", NULL, "out of range"},
+        {"--tg", "-3", NULL, "out of range"},
+        {"--runs", "-1", NULL, "--runs"},
+        {"--extra-body", "a={\"x\":1,", NULL, "not valid JSON"},
+        {"--extra-body", "a=[1,2", NULL, "not valid JSON"},
+        {"--slo", "bogus", NULL, "--slo"},
+        {"--request-timeout", "-2", NULL, "positive"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *argv[6] = {"tokbench", "--base-url", "http://h", (char *)cases[i].a,
@@ -120,6 +127,30 @@ TEST(bad_usage_is_reported)
     CHECK(strstr(errbuf, "--base-url") != NULL);
     cli_options_free(&o);
     CHECK_INT_EQ(PARSE(&o, "--base-url", "ftp://h"), CLI_USAGE);
+    cli_options_free(&o);
+    /* A URL without a scheme or without a host. */
+    CHECK_INT_EQ(PARSE(&o, "--base-url", "127.0.0.1:8080/v1"), CLI_USAGE);
+    CHECK(strstr(errbuf, "http://") != NULL);
+    cli_options_free(&o);
+    CHECK_INT_EQ(PARSE(&o, "--base-url", "http:///v1"), CLI_USAGE);
+    CHECK(strstr(errbuf, "no host") != NULL);
+    cli_options_free(&o);
+}
+
+TEST(base_url_credentials_are_taken_out)
+{
+    cli_options o;
+    CHECK_INT_EQ(PARSE(&o, "--base-url", "http://alice:s%40cret@h:8080/v1/"), CLI_OK);
+    CHECK_STR_EQ(o.base_url, "http://h:8080/v1");
+    CHECK_STR_EQ(o.base_url_userinfo, "alice:s@cret");
+    cli_options_free(&o);
+    CHECK_INT_EQ(PARSE(&o, "--base-url", "https://h/v1?x=a@b"), CLI_OK);
+    CHECK_STR_EQ(o.base_url, "https://h/v1?x=a@b");
+    CHECK(o.base_url_userinfo == NULL);
+    cli_options_free(&o);
+    CHECK_INT_EQ(PARSE(&o, "--base-url", "http://user@/v1"), CLI_USAGE);
+    CHECK(strstr(errbuf, "no host") != NULL);
+    CHECK(strstr(errbuf, "user") == NULL);
     cli_options_free(&o);
 }
 
@@ -172,10 +203,11 @@ TEST(extra_body_json_values_keep_their_commas)
                     "true},\"stop\":[\"a,b\",\"}\"],\"t\":0.1,\"kw\":{\"x\":{\"y\":[1,2]},"
                     "\"s\":\"q\\\",\"},\"z\":1,\"m\":{\"a=b\":1},\"u\":\"http://h:1/x\"}");
     free(s);
-    /* Unbalanced JSON: one entry, kept as a string (llama-benchy's fallback). */
-    CHECK_INT_EQ(cli_parse_extra_body("bad={\"a\":1,b=2", obj, err, sizeof err), 0);
-    const cJSON *bad = cJSON_GetObjectItemCaseSensitive(obj, "bad");
-    CHECK(cJSON_IsString(bad) && strcmp(bad->valuestring, "{\"a\":1,b=2") == 0);
+    /* Unbalanced JSON: llama-benchy would send it as a string; issue 7 makes
+     * it bad usage (no silent default), naming the key. */
+    CHECK_INT_EQ(cli_parse_extra_body("bad={\"a\":1,b=2", obj, err, sizeof err), -1);
+    CHECK(strstr(err, "'bad'") != NULL && strstr(err, "not valid JSON") != NULL);
+    CHECK(cJSON_GetObjectItemCaseSensitive(obj, "bad") == NULL);
     CHECK(cJSON_GetObjectItemCaseSensitive(obj, "b") == NULL);
     /* Empty entries are skipped; an entry without a separator is an error. */
     CHECK_INT_EQ(cli_parse_extra_body(",, ,", obj, err, sizeof err), 0);
@@ -221,6 +253,7 @@ int main(void)
     RUN(lists_and_flags);
     RUN(equals_form_abbreviation_and_last_wins);
     RUN(bad_usage_is_reported);
+    RUN(base_url_credentials_are_taken_out);
     RUN(help_and_version_exit_zero);
     RUN(extra_body_values);
     RUN(extra_body_json_values_keep_their_commas);

@@ -104,9 +104,11 @@ static void build_c1(results *r)
     run->n_request_records = 2;
     run->requests = xcalloc(2, sizeof(results_request));
     run->requests[0] = (results_request){0, xstrdup("chatcmpl-\"1\""), 1000, 2000, 2000, 9000,
-                                         9500, 2048, 32, 0, 32, 33, NULL};
+                                         9500, 2048, 32, 0, 32, 33, NULL, NULL};
     run->requests[1] = (results_request){1, NULL, 10000, 0, 0, 0, 10500, -1, -1, -1, 0, 0,
-                                         xstrdup("HTTP 500: boom \xc3\xa9")};
+                                         xstrdup("HTTP 500: boom \xc3\xa9"),
+                                         xstrdup("http_500")};
+    results_failures_add(&run->failures, "http_500", "HTTP 500: boom \xc3\xa9");
 
     run = add_run(r, 1, 4096, 2048, 32, false);
     M(pp_throughput, 1994.49);
@@ -291,6 +293,33 @@ TEST(python_float_repr)
     }
 }
 
+TEST(failures_summary_counts_kinds_and_quotes_examples)
+{
+    results_failures f;
+    memset(&f, 0, sizeof f);
+    results_failures_add(&f, "http_429", "HTTP 429: slow down");
+    results_failures_add(&f, "connection_closed", "connection closed after 3 tokens");
+    results_failures_add(&f, "http_429", "HTTP 429: slow down");
+    results_failures_add(&f, NULL, "mystery");
+    results_failures_add(&f, "http_429", "HTTP 429: later");
+    results_failures_add(&f, "error_event", "server error in the stream: oom");
+    CHECK_INT_EQ(f.count, 6);
+    /* Sorted by kind, whatever the order of arrival. */
+    CHECK_INT_EQ(f.n_kinds, 4);
+    CHECK_STR_EQ(f.kinds[0].kind, "connection_closed");
+    CHECK_STR_EQ(f.kinds[1].kind, "error_event");
+    CHECK_STR_EQ(f.kinds[2].kind, "http_429");
+    CHECK_INT_EQ(f.kinds[2].count, 3);
+    CHECK_STR_EQ(f.kinds[3].kind, "other");
+    /* The first three distinct reasons, in order. */
+    CHECK_INT_EQ(f.n_examples, 3);
+    CHECK_STR_EQ(f.examples[0], "HTTP 429: slow down");
+    CHECK_STR_EQ(f.examples[1], "connection closed after 3 tokens");
+    CHECK_STR_EQ(f.examples[2], "mystery");
+    results_failures_free(&f);
+    CHECK_INT_EQ(f.count, 0);
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C");
@@ -302,5 +331,6 @@ int main(int argc, char **argv)
     RUN(csv_reports);
     RUN(empty_results_policy);
     RUN(python_float_repr);
+    RUN(failures_summary_counts_kinds_and_quotes_examples);
     return test_summary();
 }

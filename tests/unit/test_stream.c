@@ -317,6 +317,120 @@ TEST(real_captures_counts_equal_usage)
     }
 }
 
+/* Feeds the whole text split into reads of `step` bytes; finishes. */
+static void feed_split(tb_request *r, const char *text, size_t step)
+{
+    request_init(r);
+    r->start_ns = 1000;
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len; i += step) {
+        size_t n = len - i < step ? len - i : step;
+        if (request_stream_feed(r, text + i, n, 2000 + (int64_t)i))
+            break;
+    }
+    request_stream_finish(r, 9000);
+}
+
+TEST(malformed_event_names_its_byte_offset_under_any_split)
+{
+    /* The broken event starts at byte 104: 49 + 47 bytes of two events, 7 of
+     * a comment line and 1 of the blank line after it (mixed line ends). */
+    const char *text = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\n\r\n"
+                       "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+                       ": ping\r"
+                       "\r"
+                       "data: {\"id\":\"x\",\"choi\n\n"
+                       "data: [DONE]\n\n";
+    const char *broken = strstr(text, "data: {\"id\"");
+    char want[64];
+    snprintf(want, sizeof want, "malformed event at byte %d:", (int)(broken - text));
+    for (size_t step = 1; step <= strlen(text); step++) {
+        tb_request r;
+        feed_split(&r, text, step);
+        if (!r.error || !strstr(r.error, want) || strcmp(r.error_kind, FAIL_MALFORMED) != 0)
+            TEST_FAIL_AT_("step %zu: error '%s' kind '%s', want '%s'", step,
+                          r.error ? r.error : "(none)", r.error_kind, want);
+        request_clear(&r);
+    }
+    CHECK_INT_EQ(broken - text, 104);
+}
+
+TEST(stream_end_and_completeness)
+{
+    tb_request r;
+    /* [DONE]: complete. */
+    const char *done[] = {"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                          "data: [DONE]\n\n"};
+    feed_reads(&r, done, 1);
+    CHECK_INT_EQ(r.stream_end, STREAM_END_DONE);
+    CHECK_INT_EQ(request_check_complete(&r, 0), 0);
+    CHECK(r.error == NULL);
+    request_clear(&r);
+    /* finish_reason but no [DONE] (older llama.cpp): complete; with no
+     * usage the counts fall back to one per event (SPEC §2.4). */
+    const char *fin[] = {"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                         "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"};
+    feed_reads(&r, fin, 1);
+    CHECK_INT_EQ(r.stream_end, STREAM_END_FINISH);
+    CHECK_INT_EQ(request_check_complete(&r, 0), 0);
+    CHECK_INT_EQ(r.total_tokens, 1);
+    CHECK_INT_EQ(r.count_source, COUNT_ONE_PER_EVENT);
+    request_clear(&r);
+    /* Events, then the end: cut after 2 tokens. */
+    const char *cut[] = {"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+                         "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"};
+    feed_reads(&r, cut, 2);
+    CHECK_INT_EQ(r.stream_end, STREAM_END_CUT);
+    CHECK_INT_EQ(request_check_complete(&r, 0), -1);
+    CHECK(r.error && strstr(r.error, "connection closed after 2 tokens"));
+    CHECK_STR_EQ(r.error_kind, FAIL_CLOSED);
+    request_clear(&r);
+    /* The body ends inside an event: a cut, not a malformed event. */
+    const char *mid[] = {"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+                         "data: {\"choices\":[{\"del"};
+    feed_reads(&r, mid, 2);
+    CHECK(r.error && strstr(r.error, "connection closed after 1 tokens, in the middle of the "
+                                     "event at byte 47"));
+    CHECK_STR_EQ(r.error_kind, FAIL_CLOSED);
+    request_clear(&r);
+    /* Nothing at all: an empty answer, or a cut when the transport says so. */
+    feed_reads(&r, NULL, 0);
+    CHECK_INT_EQ(request_check_complete(&r, 0), -1);
+    CHECK_STR_EQ(r.error_kind, FAIL_EMPTY);
+    request_clear(&r);
+    feed_reads(&r, NULL, 0);
+    CHECK_INT_EQ(request_check_complete(&r, 1), -1);
+    CHECK(r.error && strstr(r.error, "connection closed after 0 tokens"));
+    request_clear(&r);
+    /* A complete stream cut by the transport after its finish_reason. */
+    feed_reads(&r, fin, 1);
+    CHECK_INT_EQ(request_check_complete(&r, 1), -1);
+    CHECK(r.error && strstr(r.error, "after the finish_reason"));
+    request_clear(&r);
+}
+
+TEST(error_kinds)
+{
+    tb_request r;
+    const char *ev[] = {"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+                        "data: {\"error\":{\"code\":500,\"message\":\"out of memory\"}}\n\n"};
+    feed_reads(&r, ev, 2);
+    CHECK_STR_EQ(r.error_kind, FAIL_ERROR_EVENT);
+    CHECK(r.error && strstr(r.error, "out of memory"));
+    /* The first error stands: a later check does not replace it. */
+    CHECK_INT_EQ(request_check_complete(&r, 1), -1);
+    CHECK(r.error && strstr(r.error, "out of memory"));
+    request_clear(&r);
+    request_init(&r);
+    request_set_error(&r, "x");
+    CHECK_STR_EQ(r.error_kind, FAIL_OTHER);
+    request_fail(&r, "http_429", "HTTP 429: slow down");
+    CHECK_STR_EQ(r.error_kind, "http_429");
+    CHECK_STR_EQ(r.error, "HTTP 429: slow down");
+    request_clear(&r);
+    CHECK_STR_EQ(r.error_kind, "");
+}
+
 int main(void)
 {
     RUN(usage_spread_llama_benchy_vector);
@@ -331,5 +445,8 @@ int main(void)
     RUN(non_streaming_body);
     RUN(oversize_line_is_an_error);
     RUN(real_captures_counts_equal_usage);
+    RUN(malformed_event_names_its_byte_offset_under_any_split);
+    RUN(stream_end_and_completeness);
+    RUN(error_kinds);
     return test_summary();
 }
