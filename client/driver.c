@@ -32,6 +32,7 @@ struct driver {
     bool token_ids_refused;
     bool reached;
     volatile sig_atomic_t *stop;
+    record *rec;              /* --record, or NULL (borrowed) */
 };
 
 /* One transfer in flight: a streaming job or a plain fetch. */
@@ -56,6 +57,7 @@ typedef struct xfer {
     int64_t start_ns, first_byte_ns, headers_ns, upload_done_ns;
     char curl_err[CURL_ERROR_SIZE];
     bool done;
+    record_req *rec_h;  /* --record entry of the current attempt, NULL = none */
 } xfer;
 
 static bool global_ok;
@@ -88,6 +90,7 @@ driver *driver_new(const driver_config *cfg, char *err, size_t errlen)
     if (cfg->userinfo && cfg->userinfo[0])
         d->userinfo = xstrdup(cfg->userinfo);
     d->stop = cfg->stop;
+    d->rec = cfg->rec;
 
     d->headers = curl_slist_append(NULL, "Content-Type: application/json");
     /* No "Expect: 100-continue": it would hold large bodies back for a second. */
@@ -134,6 +137,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
     int64_t now = clock_now_ns();
     xfer *x = userp;
     size_t len = size * nmemb;
+    record_data(x->rec_h, now, data, len);
     x->last_io_ns = now;
     if (!x->first_byte_ns)
         x->first_byte_ns = now;
@@ -162,6 +166,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     int64_t now = clock_now_ns();
     xfer *x = userp;
     size_t len = size * nmemb;
+    record_headers(x->rec_h, data, len);
     x->last_io_ns = now;
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* "HTTP/1.1 200 OK": a new response (after a 1xx, the final one). */
@@ -252,11 +257,15 @@ static int add_xfer(driver *d, xfer *x, const char *url, const char *body)
     x->idle_expired = false;
     if (x->start_ns + d->idle_ns < d->next_idle_check_ns)
         d->next_idle_check_ns = x->start_ns + d->idle_ns;
-    if (x->job)
+    if (x->job) {
         x->job->req->start_ns = x->start_ns;
+        x->rec_h = record_begin(d->rec, NULL, url, body, x->start_ns);
+    }
     if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK) {
         curl_easy_cleanup(x->easy);
         x->easy = NULL;
+        record_end(x->rec_h, x->start_ns, 0, "cannot start the request (libcurl)");
+        x->rec_h = NULL;
         return -1;
     }
     return 0;
@@ -273,8 +282,22 @@ static void reset_xfer_state(xfer *x)
 
 static void describe_failure(driver *d, xfer *x, tb_request *r, CURLcode rc, int64_t now);
 
-/* Finishes a streaming transfer. Returns 1 when it was re-added (retry). */
+static int finish_stream_inner(driver *d, xfer *x, CURLcode rc, int64_t now);
+
+/* Finishes a streaming transfer and its --record entry. Returns 1 when it
+ * was re-added (retry: a new entry was begun). */
 static int finish_stream(driver *d, xfer *x, CURLcode rc, int64_t now)
+{
+    record_req *h = x->rec_h;
+    int64_t headers_ns = x->headers_ns;
+    x->rec_h = NULL;
+    int retried = finish_stream_inner(d, x, rc, now);
+    record_end(h, now, headers_ns,
+               retried ? "refused return_token_ids: retried without it" : x->job->req->error);
+    return retried;
+}
+
+static int finish_stream_inner(driver *d, xfer *x, CURLcode rc, int64_t now)
 {
     tb_request *r = x->job->req;
     if (rc == CURLE_OK && x->status == 400 && x->job->alt_body && !x->retried &&
@@ -378,6 +401,8 @@ static void abandon(driver *d, xfer *x, int64_t now)
         request_fail(x->job->req, FAIL_INTERRUPTED, "interrupted");
         x->job->req->end_ns = now;
     }
+    record_end(x->rec_h, now, x->headers_ns, "interrupted");
+    x->rec_h = NULL;
     x->done = true;
 }
 

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "client/record.h"
 #include "client/request.h"
 #include "common/buf.h"
 
@@ -33,6 +34,9 @@ typedef struct driver_config {
     /* "user:password" for HTTP basic authentication (from a base URL's
      * user:pass@), or NULL. Sent by libcurl, never part of a URL or a log. */
     const char *userinfo;
+    /* --record: every streamed request's body, headers and reads go here
+     * (client/record.h); NULL = not recording. Borrowed. */
+    record *rec;
 } driver_config;
 
 /* Returns a new driver (free with driver_free), or NULL with err set. */

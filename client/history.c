@@ -18,7 +18,6 @@
 
 #include "client/commands.h"
 #include "client/report.h"
-#include "common/clock.h"
 #include "common/xalloc.h"
 
 /* ---- the comparison key ---- */
@@ -662,10 +661,6 @@ out:
     return rc;
 }
 
-int history_record(const char *dir, const results *r, const cli_options *o, FILE *err)
-{
-    return history_record_at(dir, r, o, clock_wall_ns(), err);
-}
 
 /* ---- tokbench history DIR ---- */
 

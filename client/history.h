@@ -18,11 +18,9 @@
 /* Appends the run to the ledger in dir (created when missing). When an
  * earlier run with the same comparison key exists, prints a comparison to
  * err and flags every metric that got worse by more than o->regress_pct.
- * Never writes to stdout. Returns the number of regressions flagged (>= 0),
- * or -1 when the ledger cannot be read or written (message on err).
- * Reads the wall clock once (through common/clock.h) for the run's stamp. */
-int history_record(const char *dir, const results *r, const cli_options *o, FILE *err);
-/* The same with the time of the run given: wall_ns since the Unix epoch. */
+ * Never writes to stdout. wall_ns is the run's time (ns since the Unix
+ * epoch), used for its stamp. Returns the number of regressions flagged
+ * (>= 0), or -1 when the ledger cannot be read or written (message on err). */
 int history_record_at(const char *dir, const results *r, const cli_options *o, int64_t wall_ns,
                       FILE *err);
 

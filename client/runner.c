@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "client/arrivals.h"
+#include "client/cacheverify.h"
 #include "client/capacity.h"
 #include "client/corpus.h"
 #include "client/driver.h"
@@ -24,9 +25,11 @@
 #include "client/monitor.h"
 #include "client/progress.h"
 #include "client/prompts.h"
+#include "client/record.h"
 #include "client/report.h"
 #include "client/request.h"
 #include "client/results.h"
+#include "client/serverinfo.h"
 #include "client/slo.h"
 #include "client/stats.h"
 #include "client/ttyline.h"
@@ -90,6 +93,10 @@ typedef struct suite {
     cell_acc *acc;    /* the cell being run */
     char **answer_lines; /* sweep answers and SLO verdicts, printed after the md footer */
     size_t n_answer_lines;
+    record *rec;                 /* --record, NULL = off */
+    serverinfo server;           /* detected or --server-kind */
+    bool logged_dropped;         /* the fields dropped for the server kind were logged */
+    cacheverify *cv;             /* the cell's server figures; NULL between cells */
 } suite;
 
 static void answer(suite *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -254,6 +261,61 @@ static int detect_model(suite *s)
 out:
     buf_free(&url);
     return rc;
+}
+
+/* Which kind of server this is (client/serverinfo.h): GET {base}/models
+ * and {root}/props, unless --server-kind names it. Never fails: an
+ * unrecognised server keeps the default request. */
+static void detect_server(suite *s)
+{
+    serverinfo found = {CLI_SERVER_AUTO, "unknown", "not probed"};
+    if (s->o->server_kind == CLI_SERVER_AUTO) {
+        buf url, models, props;
+        buf_init(&url, 0);
+        buf_init(&models, SMALL_RESPONSE_MAX);
+        buf_init(&props, SMALL_RESPONSE_MAX);
+        long st_models = 0, st_props = 0;
+        char err[512];
+        buf_printf(&url, "%s/models", s->o->base_url);
+        if (driver_fetch(s->d, url.data, NULL, SMALL_RESPONSE_MAX, &st_models, &models, NULL, err,
+                         sizeof err) ||
+            st_models < 200 || st_models >= 300)
+            buf_reset(&models);
+        buf_reset(&url);
+        serverinfo_root_url(s->o->base_url, &url);
+        buf_append_str(&url, "/props");
+        if (driver_fetch(s->d, url.data, NULL, SMALL_RESPONSE_MAX, &st_props, &props, NULL, err,
+                         sizeof err) ||
+            st_props < 200 || st_props >= 300)
+            buf_reset(&props);
+        serverinfo_detect(models.data, models.len, props.data, props.len, NULL, 0, &found);
+        buf_free(&url);
+        buf_free(&models);
+        buf_free(&props);
+    }
+    serverinfo_choose(s->o->server_kind, &found, &s->server);
+    log_info("server kind: %s (%s)", s->server.label, s->server.reason);
+    if (!serverinfo_accepts(s->server.kind, SI_FIELD_RETURN_TOKEN_IDS))
+        s->token_ids_off = true;
+}
+
+/* Drops the request fields the server kind does not take; takes body. */
+static char *fit_body(suite *s, char *body)
+{
+    if (!body || s->server.kind == CLI_SERVER_AUTO)
+        return body;
+    buf dropped;
+    buf_init(&dropped, 0);
+    char *fitted = serverinfo_filter_text(body, s->server.kind, s->o->extra_body, &dropped);
+    if (dropped.len && !s->logged_dropped) {
+        log_info("not sending %s: %s does not take them", dropped.data, s->server.label);
+        s->logged_dropped = true;
+    }
+    buf_free(&dropped);
+    if (!fitted)
+        return body;
+    free(body);
+    return fitted;
 }
 
 /* llama-benchy's warm-up: a user-only request and a system + "." request,
@@ -504,9 +566,11 @@ static int run_batch(suite *s, const batch_desc *bd, buf *contexts, buf *prompts
     bool with_ids = !s->token_ids_off;
     for (int i = 0; i < n; i++) {
         const char *user = bd->context_load ? CONTEXT_LOAD_USER_MESSAGE : prompts_text[i].data;
-        bodies[i] = runner_request_body(s->o, s->served, contexts[i].data, user, bd->tg, with_ids);
+        bodies[i] = fit_body(
+            s, runner_request_body(s->o, s->served, contexts[i].data, user, bd->tg, with_ids));
         if (with_ids)
-            alts[i] = runner_request_body(s->o, s->served, contexts[i].data, user, bd->tg, 0);
+            alts[i] = fit_body(
+                s, runner_request_body(s->o, s->served, contexts[i].data, user, bd->tg, 0));
         request_init(&reqs[i]);
         jobs[i].url = s->chat_url.data;
         jobs[i].body = bodies[i];
@@ -523,6 +587,9 @@ static int run_batch(suite *s, const batch_desc *bd, buf *contexts, buf *prompts
     }
     driver_hooks hooks = {hook_data, hook_done, s};
     int rc = driver_run_burst(s->d, jobs, (size_t)n, &hooks);
+    char rerr[512];
+    if (record_flush(s->rec, rerr, sizeof rerr))
+        log_warn("%s", rerr);
     if (driver_token_ids_refused(s->d))
         s->token_ids_off = true;
     int failed = 0;
@@ -816,9 +883,11 @@ static int run_load(suite *s, const batch_desc *bd, int ctx_tokens, int pp_token
                      bd->depth, bd->pp);
             s->warned_wrap = true;
         }
-        f.bodies[k] = runner_request_body(o, s->served, ctx.data, prompt.data, bd->tg, with_ids);
+        f.bodies[k] = fit_body(
+            s, runner_request_body(o, s->served, ctx.data, prompt.data, bd->tg, with_ids));
         if (with_ids)
-            f.alts[k] = runner_request_body(o, s->served, ctx.data, prompt.data, bd->tg, 0);
+            f.alts[k] =
+                fit_body(s, runner_request_body(o, s->served, ctx.data, prompt.data, bd->tg, 0));
     }
     buf_free(&ctx);
     buf_free(&prompt);
@@ -844,6 +913,9 @@ static int run_load(suite *s, const batch_desc *bd, int ctx_tokens, int pp_token
         driver_hooks hooks = {hook_data, hook_done, s};
         if (driver_run_feed(s->d, &feed, in_flight, &hooks))
             rc = -1;
+        char rerr[512];
+        if (record_flush(s->rec, rerr, sizeof rerr))
+            log_warn("%s", rerr);
         if (driver_token_ids_refused(s->d))
             s->token_ids_off = true;
     }
@@ -863,6 +935,7 @@ static int run_load(suite *s, const batch_desc *bd, int ctx_tokens, int pp_token
         for (size_t i = 0; i < f.n; i++)
             flat[i] = *f.reqs[i];
         results_cell_add_batch(cell, flat, f.n);
+        cacheverify_add(s->cv, flat, f.n);
         free(flat);
     }
     for (size_t i = 0; i < f.n; i++) {
@@ -933,7 +1006,13 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
     };
     results_cell *cell = results_cell_new(&cp);
     results_cell *ctx_cell = NULL;
+    cacheverify *ctx_cv = NULL;
+    s->cv = cacheverify_new(two_phase     ? CV_MODE_CACHED
+                            : o->no_cache ? CV_MODE_NO_CACHE
+                                          : CV_MODE_PLAIN,
+                            two_phase ? cur_depth : 0);
     if (two_phase) {
+        ctx_cv = cacheverify_new(CV_MODE_COLD, 0);
         results_cell_params cc = cp;
         cc.is_context_phase = true;
         cc.expected_pp_tokens = cur_depth;
@@ -993,8 +1072,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
                 stop = 1;
                 break;
             }
-            if (o->post_run_cmd)
+            if (o->post_run_cmd) {
+                ttyline_erase(s->tty);
                 post_run(o->post_run_cmd);
+            }
             continue;
         }
         for (int i = 0; i < conc; i++) {
@@ -1023,8 +1104,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
                 stop = -1;
                 break;
             }
-            if (!is_warmup)
+            if (!is_warmup) {
                 results_cell_add_batch(ctx_cell, reqs, (size_t)conc);
+                cacheverify_add(ctx_cv, reqs, (size_t)conc);
+            }
             s->failed_requests += failed;
             clear_requests(reqs, conc);
             if (server_unreachable(s, failed)) {
@@ -1051,6 +1134,7 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
         }
         if (!is_warmup) {
             results_cell_add_batch(cell, reqs, (size_t)conc);
+            cacheverify_add(s->cv, reqs, (size_t)conc);
             const tb_request *ptrs[conc];
             int64_t lo = reqs[0].start_ns, hi = reqs[0].end_ns;
             for (int i = 0; i < conc; i++) {
@@ -1072,8 +1156,10 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
             stop = 1;
             break;
         }
-        if (o->post_run_cmd)
+        if (o->post_run_cmd) {
+            ttyline_erase(s->tty);
             post_run(o->post_run_cmd);
+        }
     }
     monitor_update(s, clock_now_ns(), true);
     if (s->cell_fail_hidden > 0)
@@ -1090,7 +1176,22 @@ static int run_cell(suite *s, int depth, int pp, int tg, int conc)
             results_cell_finish(ctx_cell, &s->res);
         results_cell_finish(cell, &s->res);
         attach_extras(s, &s->res.runs[s->res.n_runs - 1], mode_name(o));
+        char what[128], warn[1024];
+        results_test_name(&s->res, &s->res.runs[s->res.n_runs - 1], 0, what, sizeof what);
+        cacheverify_attach(s->cv, &s->res.runs[s->res.n_runs - 1].extra);
+        if (cacheverify_warning(s->cv, what, warn, sizeof warn))
+            log_warn("%s", warn);
+        if (ctx_cv) {
+            results_run *ctx_run = &s->res.runs[s->res.n_runs - 2];
+            results_test_name(&s->res, ctx_run, 0, what, sizeof what);
+            cacheverify_attach(ctx_cv, &ctx_run->extra);
+            if (cacheverify_warning(ctx_cv, what, warn, sizeof warn))
+                log_warn("%s", warn);
+        }
     }
+    cacheverify_free(s->cv);
+    s->cv = NULL;
+    cacheverify_free(ctx_cv);
     s->acc = NULL;
     acc_free(&acc);
     for (int i = 0; i < conc; i++) {
@@ -1221,6 +1322,11 @@ static void set_metadata(suite *s)
         cJSON_AddNumberToObject(x, "num_requests", s->o->num_requests);
     else
         cJSON_AddNullToObject(x, "num_requests");
+    if (s->o->n_percentiles) { /* so `tokbench report` can rebuild the columns */
+        cJSON *pc = cJSON_AddArrayToObject(x, "percentiles");
+        for (size_t i = 0; i < s->o->n_percentiles; i++)
+            cJSON_AddItemToArray(pc, raw_float(s->o->percentiles[i]));
+    }
     s->res.meta_extra = x;
     if (s->o->n_percentiles) {
         s->res.percentiles = xmalloc(s->o->n_percentiles * sizeof(double));
@@ -1477,6 +1583,15 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         status = RUNNER_USAGE;
         goto out;
     }
+    if (o->record_dir) {
+        record_config rc = {.api_key = o->api_key, .mono0_ns = mono0_ns, .wall0_ns = wall0_ns};
+        s.rec = record_open(o->record_dir, &rc, err, sizeof err);
+        if (!s.rec) {
+            log_error("%s", err);
+            status = RUNNER_USAGE;
+            goto out;
+        }
+    }
     int conns = max_of(&o->concurrency) + 8;
     if (o->request_rate > 0)
         conns = (o->max_concurrency ? o->max_concurrency : 256) + 8;
@@ -1487,6 +1602,7 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         .stop = &interrupted,
         .request_timeout_s = o->request_timeout_s,
         .userinfo = o->base_url_userinfo,
+        .rec = s.rec,
     };
     s.d = driver_new(&dc, err, sizeof err);
     if (!s.d) {
@@ -1512,6 +1628,7 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         }
     }
     s.served = xstrdup(o->served_model_name ? o->served_model_name : s.model);
+    detect_server(&s);
 
     s.pr = prompts_new(&s.corp, s.d, o->base_url, s.served, o->seed);
     prompts_detect(s.pr);
@@ -1544,9 +1661,12 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
                      : o->latency_mode == CLI_LATENCY_GENERATION ? "generation"
                                                                  : "none");
 
+    /* auto: not when progress JSONL goes to the same terminal on stdout. */
+    bool jsonl_on_tty = o->emit_progress && !strcmp(o->emit_progress, "-") &&
+                        isatty(fileno(stdout));
     bool tty_on = o->progress_tty == CLI_PROGRESS_ON ||
                   (o->progress_tty == CLI_PROGRESS_AUTO && isatty(fileno(stderr)) &&
-                   o->log_level >= LOG_INFO);
+                   o->log_level >= LOG_INFO && !jsonl_on_tty);
     if (tty_on) {
         int cells = (int)(o->depth.n * o->pp.n * o->tg.n * o->concurrency.n);
         s.tty = ttyline_open(stderr, cells, (o->no_warmup ? 0 : o->warmup_runs) + o->runs,
@@ -1604,7 +1724,7 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
         if (s.failed_requests)
             log_warn("%d request(s) failed during the benchmark", s.failed_requests);
         if (status == RUNNER_OK && o->history_dir &&
-            history_record(o->history_dir, &s.res, o, stderr) < 0)
+            history_record_at(o->history_dir, &s.res, o, s.wall0_ns, stderr) < 0)
             log_warn("the run was not added to the history ledger in %s", o->history_dir);
         if (status == RUNNER_OK && o->ci && breaches) {
             for (size_t i = 0; i < s.n_answer_lines; i++)
@@ -1619,6 +1739,11 @@ out:
     progress_close(s.prog);
     prompts_free(s.pr);
     driver_free(s.d);
+    size_t n_recorded = record_count(s.rec);
+    if (record_close(s.rec, err, sizeof err))
+        log_warn("%s", err);
+    else if (s.rec)
+        log_info("recorded %zu request(s) in %s", n_recorded, o->record_dir);
     corpus_free(&s.corp);
     results_free(&s.res);
     buf_free(&s.chat_url);

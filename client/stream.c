@@ -1,6 +1,7 @@
 /* The stream reader: response bytes -> SSE events -> chunk facts -> the
  * request's event list, then token counting by the best source available
  * (SPEC §2.4) when the stream ends. Pure: times come in as parameters. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -368,11 +369,15 @@ static void count_tokens(tb_request *r)
             tok[k]->n_tokens = 1;
         r->count_source = COUNT_ONE_PER_EVENT;
     }
+    /* Summed wide and clamped: a server's usage can claim absurd counts. */
+    int64_t total = 0, reasoning = 0;
     for (size_t k = 0; k < n; k++) {
-        r->total_tokens += (int)tok[k]->n_tokens;
+        total += tok[k]->n_tokens;
         if (tok[k]->kind == EV_REASONING)
-            r->reasoning_tokens += (int)tok[k]->n_tokens;
+            reasoning += tok[k]->n_tokens;
     }
+    r->total_tokens = total > INT_MAX ? INT_MAX : (int)total;
+    r->reasoning_tokens = reasoning > INT_MAX ? INT_MAX : (int)reasoning;
     free(tok);
 }
 

@@ -1,6 +1,7 @@
 /* Unit tests for the stream reader (client/stream.c + chunk.c): token
  * counting paths in the SPEC §2.4 order, llama-benchy's own vectors, errors,
  * null fields, non-streaming bodies and real llama.cpp captures. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,24 @@ TEST(per_event_usage_deltas)
     CHECK_INT_EQ(r.first_response_ns, 2000);
     CHECK_INT_EQ(r.first_token_ns, 2010);
     CHECK_INT_EQ(r.early_role_chunk, 1);
+    request_clear(&r);
+}
+
+TEST(absurd_usage_counts_clamp_instead_of_overflowing)
+{
+    /* Found by fuzz_stream (UBSan): cumulative usage that falls back to 0
+     * between token events makes per-event deltas whose sum exceeds INT_MAX. */
+    const char *reads[] = {
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],"
+        "\"usage\":{\"completion_tokens\":2000000000}}\n\n",
+        "data: {\"usage\":{\"completion_tokens\":0}}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}],"
+        "\"usage\":{\"completion_tokens\":2000000000}}\n\n",
+    };
+    tb_request r;
+    feed_reads(&r, reads, N(reads));
+    CHECK(r.total_tokens > 0);
+    CHECK(r.total_tokens <= INT_MAX);
     request_clear(&r);
 }
 
@@ -436,6 +455,7 @@ int main(void)
     RUN(usage_spread_llama_benchy_vector);
     RUN(token_ids_win_over_usage);
     RUN(per_event_usage_deltas);
+    RUN(absurd_usage_counts_clamp_instead_of_overflowing);
     RUN(spread_by_bytes_each_event_at_least_one);
     RUN(one_per_event_estimate_and_reasoning);
     RUN(null_fields_are_tolerated);
