@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "mockserver/options.h"
+#include "mockserver/replay.h"
 #include "mockserver/server.h"
 
 /* Writes text to path atomically (temp file + rename), so a reader polling
@@ -45,9 +46,14 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level((enum log_level)opts.log_level);
-    if (opts.personality != PERS_VLLM)
-        log_warn("--personality %s: only the vllm wire format exists so far; using it",
-                 options_personality_name(opts.personality));
+    if (opts.replay_path) {
+        /* Loaded once, before listening: a bad file is a usage error. */
+        char why[512];
+        if (replay_load(&opts.replay, opts.replay_path, 0, why, sizeof why) != REPLAY_OK) {
+            fprintf(stderr, "tokmock: --replay: %s\n", why);
+            return 2;
+        }
+    }
 
     /* Worker threads inherit this mask; the main thread takes the signals
      * with sigwait(). Writes to a closed socket must fail, not kill us. */
@@ -61,6 +67,7 @@ int main(int argc, char **argv)
     mock_server *server = server_start(&opts, origin_ns, err, sizeof err);
     if (!server) {
         fprintf(stderr, "tokmock: %s\n", err);
+        replay_free(opts.replay);
         return 1;
     }
     int port = server_port(server);
@@ -71,6 +78,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "tokmock: cannot write --port-file %s: %s\n", opts.port_file,
                     strerror(errno));
             server_stop(server);
+            replay_free(opts.replay);
             return 1;
         }
     }
@@ -80,6 +88,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "tokmock: cannot write --pid-file %s: %s\n", opts.pid_file,
                     strerror(errno));
             server_stop(server);
+            replay_free(opts.replay);
             return 1;
         }
     }
@@ -92,5 +101,6 @@ int main(int argc, char **argv)
     }
     log_info("tokmock: signal %d, stopping", sig);
     server_stop(server);
+    replay_free(opts.replay);
     return 0;
 }

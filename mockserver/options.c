@@ -52,7 +52,22 @@ static const char usage_text[] =
     "Stream shape:\n"
     "  --reasoning N          first N tokens are delta.reasoning_content [0]\n"
     "  --role-chunk R         with-first|early|none [with-first]\n"
-    "  --personality P        vllm|llamacpp|sglang|openai|ollama (vllm only so far) [vllm]\n"
+    "  --personality P        wire format of a real server [vllm]:\n"
+    "                           llamacpp  llama-server (as captured): role event with\n"
+    "                                     content null, one token per event, timings,\n"
+    "                                     /props, 503 while loading, ':' pings\n"
+    "                           vllm      vLLM: a step per event, token_ids,\n"
+    "                                     continuous_usage_stats, object:error bodies\n"
+    "                           sglang    SGLang: usage null on every chunk, 400 on\n"
+    "                                     stream + return_token_ids\n"
+    "                           openai    OpenAI: refusal null, system_fingerprint,\n"
+    "                                     hidden reasoning (counted in usage)\n"
+    "                           ollama    Ollama's OpenAI layer: role in every delta,\n"
+    "                                     delta.reasoning\n"
+    "  --startup-ms X         answer every route 503 \"Loading model\" for X ms [0]\n"
+    "  --replay PATH          serve a recorded response (a .lines.tsv capture or a\n"
+    "                         tokbench --record request directory) with its original\n"
+    "                         timing, for every completion request\n"
     "  --ping-ms X            ': ping' comment every X ms while waiting or prefilling [0=off]\n"
     "  --no-tokenize          hide /tokenize and /detokenize (404)\n"
     "  --seed S               text and MTP draws are a function of (seed, body) [0]\n"
@@ -168,6 +183,7 @@ enum opt_id {
     O_ROLE_CHUNK, O_PERSONALITY, O_SEED, O_API_KEY, O_TRUTH, O_FAULT, O_LOG_LEVEL, O_QUIET,
     O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION, O_KV_BUDGET,
     O_KV_PREEMPT, O_MAX_HEADER, O_MAX_JSON_DEPTH, O_MAX_CONNECTIONS,
+    O_STARTUP_MS, O_REPLAY,
 };
 
 static const struct {
@@ -191,6 +207,7 @@ static const struct {
     [O_HELP] = {"help", 0}, [O_VERSION] = {"version", 0}, [O_KV_BUDGET] = {"kv-budget", 1},
     [O_KV_PREEMPT] = {"kv-preempt", 0}, [O_MAX_HEADER] = {"max-header-bytes", 1},
     [O_MAX_JSON_DEPTH] = {"max-json-depth", 1}, [O_MAX_CONNECTIONS] = {"max-connections", 1},
+    [O_STARTUP_MS] = {"startup-ms", 1}, [O_REPLAY] = {"replay", 1},
 };
 
 #define N_OPTS (sizeof table / sizeof table[0])
@@ -329,6 +346,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
             return fail(err, err_len,
                         "--personality: expected llamacpp|vllm|sglang|openai|ollama, got '%s'", v);
         o->personality = (enum personality)found;
+        o->personality_set = 1;
         break;
     }
     case O_SEED:
@@ -392,6 +410,16 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         if (parse_long(v, 0, 1000000, &l))
             return fail(err, err_len, "--max-connections: expected 0..1000000, got '%s'", v);
         o->max_connections = (int)l;
+        break;
+    case O_STARTUP_MS:
+        if (parse_double(v, 0, 3.6e6, &d))
+            return fail(err, err_len, "--startup-ms: expected 0..3600000, got '%s'", v);
+        o->startup_ns = (int64_t)llround(d * 1e6);
+        break;
+    case O_REPLAY:
+        if (!*v)
+            return fail(err, err_len, "--replay: empty path");
+        o->replay_path = v;
         break;
     case O_HELP:
         options_usage(out);

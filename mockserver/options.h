@@ -11,11 +11,13 @@
 #include "mockserver/fault.h"
 #include "mockserver/schedule.h"
 
+struct replay; /* mockserver/replay.h */
+
 #define OPT_MAX_MODELS 16
 
 enum role_chunk { ROLE_WITH_FIRST = 0, ROLE_EARLY = 1, ROLE_NONE = 2 };
 
-/* Wire formats of real servers (SPEC §1.8); only vllm-like is implemented. */
+/* Wire formats of real servers (SPEC §1.8; docs/tokmock-personalities.md). */
 enum personality {
     PERS_VLLM = 0,
     PERS_LLAMACPP = 1,
@@ -60,6 +62,11 @@ typedef struct mock_options {
     int max_json_depth;      /* 1..REQ_MAX_DEPTH */
     int max_connections;     /* concurrent requests; 0 = unlimited */
     fault_list faults;       /* --fault; empty = none */
+    int personality_set;     /* --personality was given (the default vllm keeps
+                              * owned_by "tokmock" in /v1/models) */
+    int64_t startup_ns;      /* --startup-ms: every route answers 503 until then */
+    const char *replay_path; /* --replay: NULL = generate */
+    struct replay *replay;   /* loaded by main from replay_path (not by the parser) */
 } mock_options;
 
 enum { OPT_OK = 0, OPT_EXIT = 1, OPT_ERR = -1 };

@@ -15,44 +15,76 @@
 #define PROMPT_MAX_BYTES ((size_t)1 << 30)
 #define MAX_TOKENS_LIMIT 1000000000.0
 
+/* Length of the valid UTF-8 sequence at p[0..len) (len > 0), or 0 when it is
+ * not one (overlong forms, surrogates and code points over U+10FFFF are not). */
+static size_t utf8_seq_len(const unsigned char *p, size_t len)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 1;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 2;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 3;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len <= n)
+        return 0;
+    for (size_t k = 1; k <= n; k++) {
+        unsigned cc = p[k];
+        if ((cc & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n + 1;
+}
+
 int request_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
+        size_t n = utf8_seq_len(p + i, len - i);
+        if (n == 0)
             return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            unsigned cc = p[i + k];
-            if ((cc & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n + 1;
+        i += n;
     }
     return 1;
+}
+
+/* A refusal reason quotes the client's own bytes (a role, a part type), cut
+ * to a few dozen bytes: it goes into a JSON error body and the log, so it is
+ * made one line of valid UTF-8 (control bytes become spaces, the bytes of a
+ * broken or cut character '?'). */
+static void tidy_reason(char *err, size_t err_len)
+{
+    if (!err || err_len == 0)
+        return;
+    unsigned char *p = (unsigned char *)err;
+    size_t len = strnlen(err, err_len - 1);
+    err[len] = '\0';
+    for (size_t i = 0; i < len;) {
+        if (p[i] < 0x20 || p[i] == 0x7F) {
+            p[i++] = ' ';
+            continue;
+        }
+        size_t n = utf8_seq_len(p + i, len - i);
+        if (n == 0)
+            p[i++] = '?';
+        else
+            i += n;
+    }
 }
 
 int request_json_depth(const char *s, size_t len)
@@ -275,7 +307,8 @@ int request_parse(mock_request *r, enum req_kind kind, const char *body, size_t 
     if (parse_limit(r, root, err, err_len) || parse_stop(r, root, err, err_len) ||
         get_bool(root, "stream", &r->stream, err, err_len) ||
         get_bool(root, "return_token_ids", &r->return_token_ids, err, err_len) ||
-        get_bool(root, "cache_prompt", &r->cache_prompt, err, err_len))
+        get_bool(root, "cache_prompt", &r->cache_prompt, err, err_len) ||
+        get_bool(root, "timings_per_token", &r->timings_per_token, err, err_len))
         goto out;
 
     const cJSON *so = field(root, "stream_options");
@@ -291,8 +324,10 @@ int request_parse(mock_request *r, enum req_kind kind, const char *body, size_t 
     rc = 0;
 out:
     cJSON_Delete(root);
-    if (rc)
+    if (rc) {
         request_free(r);
+        tidy_reason(err, err_len);
+    }
     return rc;
 }
 
@@ -395,6 +430,8 @@ int request_tokenize(const char *body, size_t len, size_t ctx_size, buf *out, ch
 out:
     cJSON_Delete(root);
     buf_free(&text);
+    if (rc)
+        tidy_reason(err, err_len);
     return rc;
 }
 
@@ -433,5 +470,7 @@ int request_detokenize(const char *body, size_t len, buf *out, char *err, size_t
 out:
     cJSON_Delete(root);
     buf_free(&text);
+    if (rc)
+        tidy_reason(err, err_len);
     return rc;
 }

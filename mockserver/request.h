@@ -24,6 +24,7 @@ typedef struct mock_request {
     int continuous_usage;  /* stream_options.continuous_usage_stats */
     int return_token_ids;
     int cache_prompt;      /* llama.cpp field; default 1 */
+    int timings_per_token; /* llama.cpp field: `timings` on every token event */
     char *stop[REQ_MAX_STOP]; /* owned */
     size_t n_stop;
 } mock_request;

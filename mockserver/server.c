@@ -24,6 +24,7 @@
 #include "mockserver/engine.h"
 #include "mockserver/fault.h"
 #include "mockserver/metrics.h"
+#include "mockserver/replay.h"
 #include "mockserver/request.h"
 #include "mockserver/tokenizer.h"
 #include "mockserver/truth.h"
@@ -51,6 +52,7 @@ struct mock_server {
     truth_log *truth; /* NULL without --truth */
     mock_metrics *metrics;
     int64_t origin_ns;
+    int64_t ready_ns; /* --startup-ms: every route answers 503 before this */
     int port;
     _Atomic uint64_t next_seq;
     _Atomic int in_flight; /* requests counted by --max-connections */
@@ -143,6 +145,15 @@ static int send_error_opts(mock_server *s, struct mg_connection *conn, int statu
     return rc;
 }
 
+/* An error whose body the caller built (context, loading, SGLang's 400). */
+static int send_status_body(mock_server *s, struct mg_connection *conn, int status,
+                            const buf *body, const char *request_id)
+{
+    int rc = send_json(conn, status, body, request_id);
+    metrics_count_error(s->metrics, status);
+    return rc;
+}
+
 static int send_error(mock_server *s, struct mg_connection *conn, int status, const char *message,
                       const char *request_id, int close)
 {
@@ -152,25 +163,41 @@ static int send_error(mock_server *s, struct mg_connection *conn, int status, co
 
 /* One SSE event = one chunk = one write: civetweb's mg_send_chunk() issues
  * three writes (size line, data, CRLF), which splits an event over several
- * TCP segments, so the framing is built here instead. The stream still ends
- * with mg_send_chunk(conn, "", 0). */
-static int send_chunk(struct mg_connection *conn, buf *frame, const buf *event, int trickle)
+ * TCP segments, so the framing is built here instead. */
+
+/* The zero-size chunk that ends a chunked body. */
+#define LAST_CHUNK "0\r\n\r\n"
+
+/* end: the stream's last event; the terminating chunk goes in the same
+ * write, so a client that closes right after reading [DONE] never races the
+ * server's final write (which would otherwise count as a disconnect). */
+static int send_chunk_raw(struct mg_connection *conn, buf *frame, const char *data, size_t len,
+                          int trickle, int end)
 {
     if (trickle) { /* fault: every byte its own chunk, its own write */
-        for (size_t i = 0; i < event->len; i++) {
-            char one[8] = {'1', '\r', '\n', event->data[i], '\r', '\n'};
+        for (size_t i = 0; i < len; i++) {
+            char one[8] = {'1', '\r', '\n', data[i], '\r', '\n'};
             if (mg_write(conn, one, 6) != 6)
                 return -1;
         }
+        if (end && mg_write(conn, LAST_CHUNK, 5) != 5)
+            return -1;
         return 0;
     }
     buf_reset(frame);
-    int rc = buf_printf(frame, "%zx\r\n", event->len);
-    rc |= buf_append(frame, event->data, event->len);
+    int rc = buf_printf(frame, "%zx\r\n", len);
+    rc |= buf_append(frame, data, len);
     rc |= buf_append(frame, "\r\n", 2);
+    if (end)
+        rc |= buf_append(frame, LAST_CHUNK, 5);
     if (rc)
         return -1;
     return mg_write(conn, frame->data, frame->len) == (int)frame->len ? 0 : -1;
+}
+
+static int send_chunk(struct mg_connection *conn, buf *frame, const buf *event, int trickle)
+{
+    return send_chunk_raw(conn, frame, event->data ? event->data : "", event->len, trickle, 0);
 }
 
 /* Reads the whole request body into out (capped). Returns 200, 413 (with
@@ -237,8 +264,13 @@ typedef struct play_state {
     buf content_text;      /* non-stream: the content part */
     int64_t *gen_ids;
     size_t n_gen, cap_gen;
+    size_t *piece_lens;    /* the current step's token byte lengths */
+    size_t cap_lens;
+    size_t pending_tokens; /* generated but not shown yet (OpenAI's hidden reasoning):
+                            * counted with the next write that carries tokens */
     int64_t first_token_ns, last_token_ns;
     int disconnected;
+    int end_stream; /* the next write_event() also ends the chunked body */
 } play_state;
 
 static void push_id(play_state *p, int64_t id)
@@ -250,12 +282,24 @@ static void push_id(play_state *p, int64_t id)
     p->gen_ids[p->n_gen++] = id;
 }
 
-/* Writes one SSE event and records it in the truth. Returns 0 or -1. */
+/* Writes one SSE event and records it in the truth. Returns 0 or -1. An
+ * empty event (nothing the personality shows) is not written: a zero-length
+ * chunk would end the chunked stream; its tokens go with the next write that
+ * carries tokens. */
 static int write_event(play_state *p, int64_t scheduled_ns, size_t n_tokens)
 {
     if (p->disconnected)
         return -1;
-    if (send_chunk(p->conn, &p->frame, &p->event, p->plan->trickle)) {
+    if (!p->event.len) {
+        p->pending_tokens += n_tokens;
+        return 0;
+    }
+    if (n_tokens) {
+        n_tokens += p->pending_tokens;
+        p->pending_tokens = 0;
+    }
+    if (send_chunk_raw(p->conn, &p->frame, p->event.data, p->event.len, p->plan->trickle,
+                       p->end_stream)) {
         p->disconnected = 1;
         return -1;
     }
@@ -325,7 +369,7 @@ static int wait_admission(play_state *p, engine_ticket *ticket)
         if (rc < 0)
             return 0;
         buf_reset(&p->event);
-        emit_ping(&p->event);
+        emit_ping_for(&p->event, s->opts->personality);
         if (send_chunk(p->conn, &p->frame, &p->event, p->plan->trickle)) {
             p->disconnected = 1;
             return 0;
@@ -350,7 +394,7 @@ static void wait_with_pings(play_state *p, int64_t deadline_ns)
         }
         sleep_until(s, next);
         buf_reset(&p->event);
-        emit_ping(&p->event);
+        emit_ping_for(&p->event, s->opts->personality);
         if (send_chunk(p->conn, &p->frame, &p->event, p->plan->trickle)) {
             p->disconnected = 1;
             return;
@@ -406,7 +450,13 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
     p->rec.cached_tokens = cached;
     p->ectx.cached_tokens = cached;
 
+    const emit_personality *info = emit_personality_info(o->personality);
     size_t limit = req->max_tokens;
+    /* llama.cpp refuses only a prompt that does not fit (handle_completion);
+     * otherwise generation stops at the context's end with "length". */
+    if (info->context_error_prompt_only && n_prompt < o->ctx_size &&
+        limit > o->ctx_size - n_prompt)
+        limit = o->ctx_size - n_prompt;
     int eos_limited = 0;
     if (o->eos_at > 0 && (size_t)o->eos_at < limit) {
         limit = (size_t)o->eos_at;
@@ -418,8 +468,23 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
 
     wordgen wg;
     wordgen_init(&wg, seed, chat_is_coherence_question(req->prompt.data, req->prompt.len));
-    size_t reasoning_left = (size_t)o->reasoning_tokens;
+    size_t reasoning_left = (size_t)o->reasoning_tokens, n_reasoning = 0;
     int stopped = 0, first = 1;
+    /* OpenAI streams no reasoning: a step of reasoning only shows nothing. */
+    int hidden_reasoning = o->personality == PERS_OPENAI && req->kind == REQ_CHAT;
+    /* Speculative decoding as llama.cpp reports it: drafts per decode step. */
+    size_t draft_per_step = (size_t)(o->sched.mtp_k > 0 ? o->sched.mtp_k : 0);
+    for (size_t i = 0; i < o->sched.mtp_pattern_len; i++)
+        if (o->sched.mtp_pattern[i] > 1 && (size_t)o->sched.mtp_pattern[i] - 1 > draft_per_step)
+            draft_per_step = (size_t)o->sched.mtp_pattern[i] - 1;
+    size_t draft_n = 0, draft_accepted = 0, step = 0;
+    /* `--personality vllm` given explicitly: real vLLM's own role event (content
+     * "") before the first token, and the finish reason on the last token's
+     * event. The default keeps the mock's historical shape (role in the first
+     * delta, a separate finish chunk), and so do streams a fault will cut. */
+    int real_vllm = o->personality_set && info->finish_with_last_token &&
+                    p->plan->end == FAULT_END_NONE;
+    const char *finish_sent = NULL;
     int64_t at_ns = ep.prefill_end_ns, last_at_ns = ep.prefill_end_ns;
     size_t n_tokens;
     const fault_plan *plan = p->plan;
@@ -433,6 +498,10 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
         char piece[WORDGEN_MAX];
         size_t start_ids = p->n_gen;
         size_t r_from = p->reasoning_text.len, c_from = p->content_text.len;
+        if (n_tokens > p->cap_lens) {
+            p->cap_lens = n_tokens;
+            p->piece_lens = xrealloc(p->piece_lens, p->cap_lens * sizeof *p->piece_lens);
+        }
         for (size_t i = 0; i < n_tokens; i++) {
             size_t len = wordgen_next(&wg, piece);
             if (hits_stop(p, piece, len)) {
@@ -441,8 +510,10 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             }
             buf_append(&p->text, piece, len);
             push_id(p, tok_id(piece, len));
+            p->piece_lens[i] = len;
             if (reasoning_left) {
                 reasoning_left--;
+                n_reasoning++;
                 buf_append(&p->reasoning_text, piece, len);
             } else {
                 buf_append(&p->content_text, piece, len);
@@ -451,6 +522,10 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
         size_t taken = p->n_gen - start_ids;
         if (taken == 0)
             break;
+        if (step++ > 0 && draft_per_step) {
+            draft_n += draft_per_step;
+            draft_accepted += taken - 1 < draft_per_step ? taken - 1 : draft_per_step;
+        }
         last_at_ns = at_ns;
         /* A stall fault moves this event and every later one. */
         int64_t due_ns = at_ns + fault_stall_shift_ns(plan, start_ids);
@@ -465,10 +540,36 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             .n_ids = taken,
             .completion_tokens = p->n_gen,
             .with_role = first && o->role_chunk == ROLE_WITH_FIRST && req->kind == REQ_CHAT,
+            .piece_lens = info->one_token_per_event ? p->piece_lens : NULL,
         };
+        if (real_vllm) {
+            t.role_event_first = t.with_role;
+            if (!stopped && p->n_gen >= limit)
+                t.finish_reason = finish_sent = eos_limited ? "stop" : "length";
+        }
+        emit_timings tpt;
+        if (info->has_timings && req->timings_per_token) {
+            tpt = (emit_timings){
+                .cache_n = cached,
+                .prompt_n = n_prompt - cached,
+                .prompt_ms = (double)(ep.prefill_end_ns - admit_ns) / 1e6,
+                .predicted_n = p->n_gen,
+                .predicted_ms = (double)(at_ns - ep.prefill_end_ns) / 1e6,
+                .draft_n = draft_n,
+                .draft_n_accepted = draft_accepted,
+            };
+            t.timings = &tpt;
+        }
         buf_reset(&p->event);
         emit_token_event(&p->event, &p->ectx, &t);
         size_t n_recorded = taken;
+        int64_t scheduled_ns = due_ns;
+        if (hidden_reasoning && t.content_len == 0) {
+            /* Only hidden reasoning (maybe a role event): the tokens show later. */
+            p->pending_tokens += taken;
+            n_recorded = 0;
+            scheduled_ns = -1;
+        }
         if (fault_event_malformed(plan, start_ids, taken, stopped || p->n_gen >= limit)) {
             /* The broken copy carries nothing a client can parse: 0 tokens. */
             buf broken;
@@ -480,7 +581,7 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             n_recorded = 0;
         }
         sleep_until(s, due_ns);
-        write_event(p, due_ns, n_recorded);
+        write_event(p, scheduled_ns, n_recorded);
         first = 0;
         /* The stream only needs the text for stop strings: keep it short. */
         if (p->reasoning_text.len > 4096)
@@ -521,25 +622,34 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
         }
     } else if (!p->disconnected && !atomic_load(&s->stopping)) {
         finish = (stopped || (eos_limited && p->n_gen >= limit)) ? "stop" : "length";
+        /* llama.cpp counts the token that held a stop string, though it is not sent. */
+        size_t n_reported = p->n_gen + (stopped && o->personality == PERS_LLAMACPP ? 1 : 0);
+        p->ectx.reasoning_tokens = n_reasoning;
+        p->ectx.timings = (emit_timings){
+            .cache_n = cached,
+            .prompt_n = n_prompt - cached,
+            .prompt_ms = (double)(ep.prefill_end_ns - admit_ns) / 1e6,
+            .predicted_n = n_reported,
+            .predicted_ms = (double)(last_at_ns - ep.prefill_end_ns) / 1e6,
+            .draft_n = draft_n,
+            .draft_n_accepted = draft_accepted,
+        };
         if (req->stream) {
+            /* Finish, usage and [DONE] in one write, as the real servers send them. */
+            emit_ctx tail_ctx = p->ectx;
+            if (plan->no_usage)
+                tail_ctx.include_usage = 0;
             buf_reset(&p->event);
-            emit_finish_event(&p->event, &p->ectx, finish, p->n_gen);
-            write_event(p, -1, 0);
-            if (req->include_usage && !plan->no_usage) {
-                buf_reset(&p->event);
-                emit_usage_event(&p->event, &p->ectx, p->n_gen);
-                write_event(p, -1, 0);
-            }
-            buf_reset(&p->event);
-            emit_done_event(&p->event);
-            write_event(p, -1, 0);
-            if (!p->disconnected && mg_send_chunk(p->conn, "", 0) < 0)
-                p->disconnected = 1;
+            emit_stream_tail(&p->event, &tail_ctx, finish_sent ? NULL : finish, n_reported);
+            size_t carried = p->pending_tokens; /* tokens never shown: counted here */
+            p->pending_tokens = 0;
+            p->end_stream = 1; /* the tail is never empty: it holds [DONE] */
+            write_event(p, -1, carried);
         } else {
             buf_reset(&p->event);
             emit_full_body(&p->event, &p->ectx, p->reasoning_text.data, p->reasoning_text.len,
                            p->content_text.data, p->content_text.len, p->gen_ids, p->n_gen,
-                           finish, p->n_gen);
+                           finish, n_reported);
             size_t n_recorded = p->n_gen;
             if (plan->no_usage)
                 strip_usage(&p->event);
@@ -617,7 +727,9 @@ static void handle_completion(mock_server *s, struct mg_connection *conn, enum r
     const mock_options *o = s->opts;
     uint64_t seq = atomic_fetch_add(&s->next_seq, 1);
     char id[TRUTH_ID_MAX];
-    snprintf(id, sizeof id, "%s-tokmock-%" PRIu64, kind == REQ_CHAT ? "chatcmpl" : "cmpl", seq);
+    /* llama-server names /v1/completions responses chatcmpl- too. */
+    snprintf(id, sizeof id, "%s-tokmock-%" PRIu64,
+             kind == REQ_CHAT || o->personality == PERS_LLAMACPP ? "chatcmpl" : "cmpl", seq);
     const char *id_header = s->truth ? id : NULL;
 
     play_state p;
@@ -708,13 +820,26 @@ static void handle_completion(mock_server *s, struct mg_connection *conn, enum r
         p.rec.status = 400;
         goto out;
     }
-    if (n_prompt > o->ctx_size || req.max_tokens > o->ctx_size - n_prompt) {
-        snprintf(err, sizeof err,
-                 "This model's maximum context length is %zu tokens. However, you requested "
-                 "%zu tokens (%zu in the prompt, %zu for the completion). Please reduce the "
-                 "length of the prompt or of max_tokens.",
-                 o->ctx_size, n_prompt + req.max_tokens, n_prompt, req.max_tokens);
-        send_error(s, conn, 400, err, id_header, 0);
+    const emit_personality *info = emit_personality_info(o->personality);
+    int too_long = info->context_error_prompt_only
+                       ? n_prompt >= o->ctx_size
+                       : n_prompt > o->ctx_size || req.max_tokens > o->ctx_size - n_prompt;
+    if (too_long) {
+        /* Plain JSON before any stream starts, even when the request streams. */
+        buf eb;
+        buf_init(&eb, 0);
+        emit_context_error_body(&eb, o->personality, n_prompt, req.max_tokens, o->ctx_size);
+        send_status_body(s, conn, 400, &eb, id_header);
+        buf_free(&eb);
+        p.rec.status = 400;
+        goto out;
+    }
+    if (info->rejects_stream_token_ids && req.stream && req.return_token_ids) {
+        buf eb;
+        buf_init(&eb, 0);
+        emit_stream_token_ids_error_body(&eb, o->personality);
+        send_status_body(s, conn, 400, &eb, id_header);
+        buf_free(&eb);
         p.rec.status = 400;
         goto out;
     }
@@ -722,7 +847,9 @@ static void handle_completion(mock_server *s, struct mg_connection *conn, enum r
     p.ectx.personality = o->personality;
     p.ectx.kind = kind;
     p.ectx.id = id;
-    p.ectx.model = req.model ? req.model : o->models[0];
+    /* llama-server echoes its own alias whatever the request named. */
+    p.ectx.model = o->personality == PERS_LLAMACPP || !req.model ? o->models[0] : req.model;
+    p.ectx.include_usage = req.stream && req.include_usage;
     p.ectx.created = created_s(s);
     p.ectx.prompt_tokens = n_prompt;
     p.ectx.continuous_usage = req.stream && req.continuous_usage;
@@ -758,6 +885,7 @@ out:
         truth_record_clear(&p.rec);
     free(prompt_ids);
     free(p.gen_ids);
+    free(p.piece_lens);
     if (have_req)
         request_free(&req);
     buf_free(&body);
@@ -768,12 +896,199 @@ out:
     buf_free(&p.content_text);
 }
 
+/* ------------------------------------------------------------------ replay */
+
+/* 1 when the JSON text of one SSE data line carries generated text. */
+static int replay_line_has_text(const char *json, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root)
+        return 0;
+    int found = 0;
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    const cJSON *c0 = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+    if (cJSON_IsObject(c0)) {
+        const cJSON *delta = cJSON_GetObjectItemCaseSensitive(c0, "delta");
+        static const char *const keys[] = {"content", "reasoning_content", "reasoning"};
+        for (size_t k = 0; cJSON_IsObject(delta) && k < 3 && !found; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(delta, keys[k]);
+            found = cJSON_IsString(v) && v->valuestring[0];
+        }
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(c0, "text");
+        if (!found && cJSON_IsString(text) && text->valuestring[0])
+            found = 1;
+    }
+    cJSON_Delete(root);
+    return found;
+}
+
+/* Tokens per recorded write, for the truth: the recording does not say how
+ * many tokens an event held, so each SSE data line with text counts one, in
+ * the write that completes the line. A JSON body counts its
+ * usage.completion_tokens in its last write. */
+static size_t *replay_token_counts(const replay *r, int sse, size_t *total)
+{
+    size_t n = replay_n_events(r), body_len = 0;
+    const char *body = replay_body(r, &body_len);
+    size_t *counts = xcalloc(n ? n : 1, sizeof *counts);
+    *total = 0;
+    if (!n)
+        return counts;
+    if (!sse) {
+        cJSON *root = cJSON_ParseWithLength(body, body_len);
+        const cJSON *usage = root ? cJSON_GetObjectItemCaseSensitive(root, "usage") : NULL;
+        const cJSON *ct = cJSON_IsObject(usage)
+                              ? cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens")
+                              : NULL;
+        if (cJSON_IsNumber(ct) && ct->valuedouble >= 0 && ct->valuedouble < 1e12)
+            counts[n - 1] = *total = (size_t)ct->valuedouble;
+        cJSON_Delete(root);
+        return counts;
+    }
+    size_t ev = 0;
+    for (size_t at = 0; at < body_len;) {
+        const char *nl = memchr(body + at, '\n', body_len - at);
+        size_t end = nl ? (size_t)(nl - body) : body_len; /* the line is [at, end) */
+        size_t line_len = end - at;
+        if (line_len && body[at + line_len - 1] == '\r')
+            line_len--;
+        if (line_len > 5 && memcmp(body + at, "data:", 5) == 0) {
+            const char *json = body + at + 5;
+            size_t json_len = line_len - 5;
+            while (json_len && *json == ' ') {
+                json++;
+                json_len--;
+            }
+            if (replay_line_has_text(json, json_len)) {
+                size_t last = end < body_len ? end : body_len - 1; /* the line's last byte */
+                while (ev + 1 < n && replay_event_at(r, ev)->offset +
+                                             replay_event_at(r, ev)->len <= last)
+                    ev++;
+                counts[ev]++;
+                (*total)++;
+            }
+        }
+        at = end + 1;
+    }
+    return counts;
+}
+
+/* --replay: sends the recorded status and headers (minus the framing ones),
+ * then every recorded write at arrival + t_us (absolute deadlines): chunked
+ * for an event stream, else the whole body at the last write's time. The
+ * request is read and otherwise ignored. */
+static void handle_replay(mock_server *s, struct mg_connection *conn, const char *uri,
+                          int64_t arrival_ns)
+{
+    const mock_options *o = s->opts;
+    const replay *r = o->replay;
+    uint64_t seq = atomic_fetch_add(&s->next_seq, 1);
+    char id[TRUTH_ID_MAX];
+    snprintf(id, sizeof id, "replay-tokmock-%" PRIu64, seq);
+    truth_record rec;
+    truth_record_init(&rec, seq, id, arrival_ns);
+
+    buf body, frame;
+    buf_init(&body, o->max_body_bytes);
+    buf_init(&frame, 0);
+    int close = 0;
+    int status = read_body(conn, o->max_body_bytes, &body, &close);
+    if (status != 200) {
+        send_error(s, conn, status, status == 413 ? "request body is too large"
+                                                  : "could not read the request body",
+                   s->truth ? id : NULL, close);
+        rec.status = status;
+        goto out;
+    }
+    rec.admit_ns = arrival_ns;
+    rec.status = replay_status(r);
+
+    const char *type = replay_header_get(r, "Content-Type");
+    size_t body_len = 0;
+    const char *rbody = replay_body(r, &body_len);
+    int sse = type ? strstr(type, "text/event-stream") != NULL
+                   : body_len >= 5 && memcmp(rbody, "data:", 5) == 0;
+    rec.stream = sse;
+    size_t n_events = replay_n_events(r), total = 0;
+    size_t *counts = replay_token_counts(r, sse, &total);
+    const replay_event *last = n_events ? replay_event_at(r, n_events - 1) : NULL;
+
+    mg_response_header_start(conn, rec.status);
+    for (size_t i = 0; i < replay_n_headers(r); i++) {
+        const replay_header *h = replay_header_at(r, i);
+        if (!replay_header_is_hop(h->name))
+            mg_response_header_add(conn, h->name, h->value, -1);
+    }
+    char length[32];
+    if (sse) {
+        mg_response_header_add(conn, "Transfer-Encoding", "chunked", -1);
+    } else {
+        snprintf(length, sizeof length, "%zu", body_len);
+        mg_response_header_add(conn, "Content-Length", length, -1);
+    }
+    if (s->truth)
+        mg_response_header_add(conn, "X-Tokmock-Request-Id", id, -1);
+
+    int gone = 0;
+    if (!sse && last) /* one body, when the recording's last bytes came */
+        sleep_until(s, arrival_ns + last->t_us * 1000);
+    if (mg_response_header_send(conn) != 0)
+        gone = 1;
+    if (!sse && !gone) {
+        if (body_len && mg_write(conn, rbody, body_len) != (int)body_len) {
+            gone = 1;
+        } else if (last) {
+            int64_t t = clock_now_ns();
+            truth_record_add_event(&rec, t, arrival_ns + last->t_us * 1000, total, body_len);
+        }
+    }
+    for (size_t i = 0; sse && !gone && i < n_events; i++) {
+        const replay_event *ev = replay_event_at(r, i);
+        int64_t due_ns = arrival_ns + ev->t_us * 1000;
+        sleep_until(s, due_ns);
+        if (atomic_load(&s->stopping) ||
+            send_chunk_raw(conn, &frame, rbody + ev->offset, ev->len, 0, i + 1 == n_events)) {
+            gone = 1;
+            break;
+        }
+        truth_record_add_event(&rec, clock_now_ns(), due_ns, counts[i], ev->len);
+        if (counts[i] && rec.prefill_end_ns < 0)
+            rec.prefill_end_ns = due_ns;
+    }
+    if (sse && !gone && !n_events && mg_write(conn, LAST_CHUNK, 5) != 5)
+        gone = 1;
+    free(counts);
+    rec.disconnected = gone;
+    rec.completion_tokens = total;
+    rec.finish_reason = gone ? NULL : "replay";
+
+out:
+    rec.finish_ns = clock_now_ns();
+    if (log_get_level() >= LOG_INFO)
+        log_info("POST %s id=%s status=%d replay events=%zu%s", uri, id, rec.status,
+                 rec.n_events, rec.disconnected ? " disconnected" : "");
+    if (s->truth)
+        truth_commit(s->truth, &rec);
+    else
+        truth_record_clear(&rec);
+    buf_free(&body);
+    buf_free(&frame);
+}
+
 /* ------------------------------------------------------------ other routes */
 
 static void handle_models(mock_server *s, struct mg_connection *conn)
 {
     buf out;
     buf_init(&out, 0);
+    if (s->opts->personality_set || s->opts->personality != PERS_VLLM) {
+        emit_models_body(&out, s->opts->personality, s->opts->models, s->opts->n_models,
+                         CREATED_EPOCH, s->opts->ctx_size);
+        send_json(conn, 200, &out, NULL);
+        buf_free(&out);
+        return;
+    }
+    /* The default personality says "tokmock", so clients can tell the mock. */
     buf_append_str(&out, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0; i < s->opts->n_models; i++) {
         buf_printf(&out, "%s{\"id\":\"", i ? "," : "");
@@ -814,6 +1129,17 @@ static void handle_tokenize(mock_server *s, struct mg_connection *conn, int deto
     buf_free(&out);
 }
 
+/* GET /props (llama.cpp): the context per slot and the slot count. */
+static void handle_props(mock_server *s, struct mg_connection *conn)
+{
+    buf out;
+    buf_init(&out, 0);
+    emit_props_body(&out, s->opts->personality, s->opts->models[0], s->opts->ctx_size,
+                    s->opts->parallel > 0 ? s->opts->parallel : 1);
+    send_json(conn, 200, &out, NULL);
+    buf_free(&out);
+}
+
 static void handle_metrics(mock_server *s, struct mg_connection *conn)
 {
     buf out;
@@ -846,7 +1172,7 @@ static void handle_truth(mock_server *s, struct mg_connection *conn)
 /* Route table: path (without the optional /v1 prefix where noted), method. */
 enum route {
     R_NONE, R_CHAT, R_COMPLETIONS, R_MODELS, R_HEALTH, R_TOKENIZE, R_DETOKENIZE, R_METRICS,
-    R_TRUTH,
+    R_TRUTH, R_PROPS,
 };
 
 static enum route find_route(const mock_server *s, const char *uri, const char **method_out)
@@ -863,6 +1189,7 @@ static enum route find_route(const mock_server *s, const char *uri, const char *
         {"/tokenize", R_TOKENIZE, "POST"},          {"/v1/tokenize", R_TOKENIZE, "POST"},
         {"/detokenize", R_DETOKENIZE, "POST"},      {"/v1/detokenize", R_DETOKENIZE, "POST"},
         {"/metrics", R_METRICS, "GET"},             {"/tokmock/requests", R_TRUTH, "GET"},
+        {"/props", R_PROPS, "GET"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(uri, routes[i].path) != 0)
@@ -871,6 +1198,8 @@ static enum route find_route(const mock_server *s, const char *uri, const char *
         if ((r == R_TOKENIZE || r == R_DETOKENIZE) && s->opts->no_tokenize)
             return R_NONE;
         if (r == R_TRUTH && !s->truth)
+            return R_NONE;
+        if (r == R_PROPS && !emit_personality_info(s->opts->personality)->has_props)
             return R_NONE;
         *method_out = routes[i].method;
         return r;
@@ -886,6 +1215,18 @@ static int handler(struct mg_connection *conn, void *cbdata)
     const char *uri = ri->local_uri ? ri->local_uri : "/";
     const char *method = "GET";
     char msg[256];
+
+    if (arrival_ns < s->ready_ns) {
+        /* --startup-ms: the model is "loading"; llama-server answers every route so,
+         * and closes the connection. */
+        buf out;
+        buf_init(&out, 0);
+        emit_loading_body(&out, s->opts->personality);
+        send_body(conn, 503, "application/json", out.data ? out.data : "", out.len, NULL, 1);
+        metrics_count_error(s->metrics, 503);
+        buf_free(&out);
+        return 503;
+    }
 
     enum route r = find_route(s, uri, &method);
     if (r == R_NONE) {
@@ -921,8 +1262,14 @@ static int handler(struct mg_connection *conn, void *cbdata)
         return 401;
     }
     switch (r) {
-    case R_CHAT: handle_completion(s, conn, REQ_CHAT, uri, arrival_ns); break;
-    case R_COMPLETIONS: handle_completion(s, conn, REQ_COMPLETION, uri, arrival_ns); break;
+    case R_CHAT:
+    case R_COMPLETIONS:
+        if (s->opts->replay)
+            handle_replay(s, conn, uri, arrival_ns);
+        else
+            handle_completion(s, conn, r == R_CHAT ? REQ_CHAT : REQ_COMPLETION, uri,
+                              arrival_ns);
+        break;
     case R_MODELS: handle_models(s, conn); break;
     case R_HEALTH: {
         static const char ok[] = "{\"status\":\"ok\"}";
@@ -933,6 +1280,7 @@ static int handler(struct mg_connection *conn, void *cbdata)
     case R_DETOKENIZE: handle_tokenize(s, conn, 1); break;
     case R_METRICS: handle_metrics(s, conn); break;
     case R_TRUTH: handle_truth(s, conn); break;
+    case R_PROPS: handle_props(s, conn); break;
     case R_NONE: break;
     }
     if (counted)
@@ -971,6 +1319,7 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
     mock_server *s = xcalloc(1, sizeof *s);
     s->opts = o;
     s->origin_ns = origin_ns;
+    s->ready_ns = origin_ns + o->startup_ns;
     atomic_init(&s->next_seq, 1);
     atomic_init(&s->stopping, 0);
     atomic_init(&s->stopped, 0);

@@ -43,6 +43,34 @@ TEST(defaults)
     CHECK_INT_EQ(o.max_json_depth, 64);
     CHECK_INT_EQ(o.max_connections, 0);
     CHECK_INT_EQ(o.faults.n, 0);
+    CHECK_INT_EQ(o.personality_set, 0);
+    CHECK_INT_EQ(o.startup_ns, 0);
+    CHECK(o.replay_path == NULL);
+}
+
+TEST(personality_startup_replay)
+{
+    mock_options o;
+    char err[256] = "";
+    const char *args[] = {"--personality", "vllm", "--startup-ms", "1.5", "--replay",
+                          "fixtures/x.lines.tsv", NULL};
+    CHECK_INT_EQ(parse(&o, args, err), OPT_OK);
+    CHECK_INT_EQ(o.personality, PERS_VLLM);
+    CHECK_INT_EQ(o.personality_set, 1);
+    CHECK_INT_EQ(o.startup_ns, 1500000);
+    CHECK_STR_EQ(o.replay_path, "fixtures/x.lines.tsv");
+    static const char *const names[] = {"llamacpp", "vllm", "sglang", "openai", "ollama"};
+    for (size_t i = 0; i < 5; i++) {
+        const char *one[] = {"--personality", names[i], NULL};
+        CHECK_INT_EQ(parse(&o, one, err), OPT_OK);
+        CHECK_STR_EQ(options_personality_name(o.personality), names[i]);
+    }
+    const char *b1[] = {"--startup-ms", "-1", NULL};
+    CHECK_INT_EQ(parse(&o, b1, err), OPT_ERR);
+    CHECK(strstr(err, "--startup-ms") != NULL);
+    const char *b2[] = {"--replay", "", NULL};
+    CHECK_INT_EQ(parse(&o, b2, err), OPT_ERR);
+    CHECK(strstr(err, "--replay") != NULL);
 }
 
 TEST(limits_and_faults)
@@ -135,6 +163,7 @@ int main(void)
     RUN(defaults);
     RUN(values);
     RUN(limits_and_faults);
+    RUN(personality_startup_replay);
     RUN(refusals);
     RUN(help_and_version_exit);
     return test_summary();

@@ -20,6 +20,7 @@ TEST(chat_defaults)
     CHECK_INT_EQ(r.stream, 0);
     CHECK_INT_EQ(r.include_usage, 0);
     CHECK_INT_EQ(r.cache_prompt, 1);
+    CHECK_INT_EQ(r.timings_per_token, 0);
     CHECK_INT_EQ(r.n_stop, 0);
     CHECK(r.model == NULL);
     CHECK_STR_EQ(r.prompt.data, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
@@ -33,7 +34,8 @@ TEST(chat_all_fields)
     const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
                        "\"max_tokens\":7,\"stream\":true,\"stream_options\":{\"include_usage\":"
                        "true,\"continuous_usage_stats\":true},\"return_token_ids\":true,"
-                       "\"cache_prompt\":false,\"stop\":[\"a\",\"\",\"bc\"]}";
+                       "\"cache_prompt\":false,\"stop\":[\"a\",\"\",\"bc\"],"
+                       "\"timings_per_token\":true}";
     CHECK_INT_EQ(parse(&r, REQ_CHAT, body, err), 0);
     CHECK_STR_EQ(r.model, "m");
     CHECK_INT_EQ(r.max_tokens, 7);
@@ -42,7 +44,15 @@ TEST(chat_all_fields)
     CHECK_INT_EQ(r.continuous_usage, 1);
     CHECK_INT_EQ(r.return_token_ids, 1);
     CHECK_INT_EQ(r.cache_prompt, 0);
+    CHECK_INT_EQ(r.timings_per_token, 1);
     CHECK_INT_EQ(r.n_stop, 2);
+    request_free(&r);
+    /* A wrong type is refused with the field's name. */
+    const char *bad = "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                      "\"timings_per_token\":1}";
+    CHECK_INT_EQ(parse(&r, REQ_CHAT, bad, err), -1);
+    CHECK(strstr(err, "timings_per_token") != NULL);
+    CHECK_INT_EQ(parse(&r, REQ_CHAT, body, err), 0);
     CHECK_STR_EQ(r.stop[1], "bc");
     request_free(&r);
 }
@@ -180,6 +190,38 @@ TEST(tokenize_forms)
     buf_free(&out);
 }
 
+/* Found by tests/fuzz/fuzz_mock_request: a part type holding a raw newline
+ * (cJSON accepts control bytes inside strings) was echoed into the 400 reason,
+ * and a type cut at 64 bytes in the middle of a character made the reason
+ * invalid UTF-8 inside a JSON error body. */
+TEST(fuzz_reason_is_one_line_of_valid_utf8)
+{
+    static const char *const bodies[] = {
+        "{\"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": "
+        "[{\"type\":\"text: [1532001 ]\n}\", \"text\": \"b\"}]}]}",
+        /* 63 ASCII bytes then a 2-byte character straddling the 64-byte cut */
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9\"}]}]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"\t\r\x7f\"}]}]}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        mock_request r;
+        char err[256] = "";
+        CHECK_INT_EQ(parse(&r, REQ_CHAT, bodies[i], err), -1);
+        CHECK(err[0] != '\0');
+        CHECK(strpbrk(err, "\n\r\t") == NULL);
+        CHECK(request_utf8_valid(err, strlen(err)));
+    }
+    /* The tokenizer routes tidy their reasons the same way. */
+    buf out;
+    buf_init(&out, 0);
+    char err[256] = "";
+    const char *tok = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"a\nb\"}]}]}";
+    CHECK_INT_EQ(request_tokenize(tok, strlen(tok), 100, &out, err, sizeof err), -1);
+    CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
+    buf_free(&out);
+}
+
 int main(void)
 {
     RUN(chat_defaults);
@@ -190,5 +232,6 @@ int main(void)
     RUN(depth_cap);
     RUN(utf8_validation);
     RUN(tokenize_forms);
+    RUN(fuzz_reason_is_one_line_of_valid_utf8);
     return test_summary();
 }
