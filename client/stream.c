@@ -88,7 +88,10 @@ static void apply_chunk(stream_state *s, const chunk_info *c, int64_t now_ns, in
             r->completion_tokens = c->completion_tokens;
             /* A whole (non-streaming) body has no per-event usage. */
             usage_delta = streaming ? c->completion_tokens - s->last_cum : -1;
-            s->last_cum = c->completion_tokens;
+            /* A cumulative count only grows: a lower value (a stray usage
+             * chunk) is not a new base for the next event's delta. */
+            if (c->completion_tokens > s->last_cum)
+                s->last_cum = c->completion_tokens;
         }
     }
     if (c->has_timings)
@@ -369,15 +372,19 @@ static void count_tokens(tb_request *r)
             tok[k]->n_tokens = 1;
         r->count_source = COUNT_ONE_PER_EVENT;
     }
-    /* Summed wide and clamped: a server's usage can claim absurd counts. */
+    /* A server can claim absurd counts: events beyond INT_MAX tokens in all
+     * are cut down, so the events still add up to the total. */
     int64_t total = 0, reasoning = 0;
     for (size_t k = 0; k < n; k++) {
+        int64_t room = (int64_t)INT_MAX - total;
+        if ((int64_t)tok[k]->n_tokens > room)
+            tok[k]->n_tokens = (uint32_t)room;
         total += tok[k]->n_tokens;
         if (tok[k]->kind == EV_REASONING)
             reasoning += tok[k]->n_tokens;
     }
-    r->total_tokens = total > INT_MAX ? INT_MAX : (int)total;
-    r->reasoning_tokens = reasoning > INT_MAX ? INT_MAX : (int)reasoning;
+    r->total_tokens = (int)total;
+    r->reasoning_tokens = (int)reasoning;
     free(tok);
 }
 

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +71,10 @@ static int parse_int(const char *s, size_t len, int64_t min, int64_t max, int64_
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return -1;
-        v = v * 10 + (s[i] - '0');
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10) /* 19 digits can exceed int64 */
+            return -1;
+        v = v * 10 + d;
     }
     if (v < min || v > max)
         return -1;

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Checks for the Debian packages the build and the tests need, and installs
 # the missing ones with apt-get when run as root; otherwise prints the exact
-# command to run. Extra packages may be passed as arguments.
+# command to run. Extra packages may be passed as arguments, or these groups:
+#   --fuzz      clang and its libFuzzer runtime (`make fuzz` only)
+#   --valgrind  valgrind (`make valgrind` only)
+#   --test      what the test suite needs beyond the build: chromium (renders the
+#               HTML report), prometheus (promtool checks the textfile), groff
+#               (renders the man pages)
 set -eu
 
 need=()
@@ -16,7 +21,16 @@ have_header cjson/cJSON.h || need+=(libcjson-dev)
 have_header curl/curl.h || need+=(libcurl4-openssl-dev)
 have_cmd gcovr || need+=(gcovr)
 have_cmd python3 || need+=(python3)
-for extra in "$@"; do
+extras=()
+for arg in "$@"; do
+    case "$arg" in
+    --fuzz) extras+=(clang libclang-rt-14-dev) ;;
+    --valgrind) extras+=(valgrind) ;;
+    --test) extras+=(chromium prometheus groff-base) ;;
+    *) extras+=("$arg") ;;
+    esac
+done
+for extra in ${extras[@]+"${extras[@]}"}; do
     dpkg -s "$extra" >/dev/null 2>&1 || need+=("$extra")
 done
 

@@ -93,6 +93,8 @@ TEST(parse_refusals_name_the_entry)
         {"status=429:", "probability"},
         {"disconnect-after", "needs"},
         {"disconnect-after=5@3", "takes no '@'"},
+        /* Found by fuzz_fault (UBSan): 19 digits overflowed int64 before the range check. */
+        {"disconnect-after=9999999999999999994", "disconnect-after="},
         {"stall=99999999", "milliseconds"},
         {"stall=10@x", "token count"},
         {"malformed=3", "takes no '='"},
