@@ -1,10 +1,14 @@
 #include "client/driver.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -17,9 +21,20 @@
 #define ERROR_BODY_MAX 4096
 /* Characters of that body quoted in the request's error. */
 #define ERROR_EXCERPT 300
+/* Ready sockets taken from one epoll_wait. */
+#define EPOLL_BATCH 256
+/* The longest sleep of the loops: the stop flag is looked at least this often. */
+#define MAX_WAIT_NS CLOCK_NS_PER_S
 
 struct driver {
     CURLM *multi;
+    /* libcurl's socket interface: curl tells which sockets to watch
+     * (on_socket) and when its next timeout is due (on_timer); the loops
+     * wait in epoll and hand libcurl only the sockets that are ready, so a
+     * wakeup costs the same with 1 or 1000 transfers in flight. */
+    int ep;
+    int64_t timer_ns;         /* libcurl's next timeout (absolute), INT64_MAX = none */
+    struct epoll_event evs[EPOLL_BATCH];
     struct curl_slist *headers;
     int64_t idle_ns;          /* --timeout: a transfer fails after this long without a byte */
     double idle_s;
@@ -60,6 +75,50 @@ typedef struct xfer {
     record_req *rec_h;  /* --record entry of the current attempt, NULL = none */
 } xfer;
 
+/* CURLMOPT_SOCKETFUNCTION: libcurl says which events a socket waits for
+ * (or that it is done with it); the epoll set follows. A non-NULL socketp
+ * (set with curl_multi_assign) marks a socket that is in the set. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    driver *d = userp;
+    if (what == CURL_POLL_REMOVE) {
+        /* The socket may be closed already (EBADF): epoll dropped it then. */
+        if (socketp)
+            epoll_ctl(d->ep, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int rc = epoll_ctl(d->ep, op, s, &ev);
+    if (rc != 0 && errno == EEXIST)
+        rc = epoll_ctl(d->ep, EPOLL_CTL_MOD, s, &ev);
+    else if (rc != 0 && errno == ENOENT)
+        rc = epoll_ctl(d->ep, EPOLL_CTL_ADD, s, &ev);
+    if (rc != 0) {
+        log_error("epoll_ctl on a libcurl socket: %s", strerror(errno));
+        return -1; /* libcurl fails the transfer */
+    }
+    if (!socketp)
+        curl_multi_assign(d->multi, s, d);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: libcurl's next timeout, relative; -1 = none. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    driver *d = userp;
+    if (timeout_ms < 0)
+        d->timer_ns = INT64_MAX;
+    else
+        d->timer_ns = clock_now_ns() + (int64_t)timeout_ms * CLOCK_NS_PER_MS;
+    return 0;
+}
+
 static bool global_ok;
 
 driver *driver_new(const driver_config *cfg, char *err, size_t errlen)
@@ -72,12 +131,24 @@ driver *driver_new(const driver_config *cfg, char *err, size_t errlen)
         global_ok = true;
     }
     driver *d = xcalloc(1, sizeof *d);
-    d->multi = curl_multi_init();
-    if (!d->multi) {
-        snprintf(err, errlen, "libcurl: cannot create a multi handle");
+    d->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (d->ep < 0) {
+        snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
         free(d);
         return NULL;
     }
+    d->multi = curl_multi_init();
+    if (!d->multi) {
+        snprintf(err, errlen, "libcurl: cannot create a multi handle");
+        close(d->ep);
+        free(d);
+        return NULL;
+    }
+    d->timer_ns = INT64_MAX;
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     long maxconn = cfg->max_connections > 0 ? cfg->max_connections : 16;
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, maxconn);
     d->idle_s = cfg->timeout_s > 0 ? cfg->timeout_s : 600.0;
@@ -110,7 +181,8 @@ void driver_free(driver *d)
 {
     if (!d)
         return;
-    curl_multi_cleanup(d->multi);
+    curl_multi_cleanup(d->multi); /* may still report sockets: ep closes after */
+    close(d->ep);
     curl_slist_free_all(d->headers);
     free(d->userinfo);
     free(d);
@@ -427,14 +499,64 @@ static bool idle_expired(driver *d, xfer *x, int64_t now)
     return true;
 }
 
-/* The poll timeout: at most 1 s, and no later than the next idle scan. */
-static int poll_ms(const driver *d, int cap_ms)
+/* Sleeps in epoll until a socket is ready, libcurl's timer is due, the
+ * next idle scan is due or until_ns (absolute; INT64_MAX = none) passes, at
+ * most MAX_WAIT_NS; then lets libcurl act on the ready sockets only (their
+ * reads are stamped in on_write) and on its timer. Returns 0, or -1 on an
+ * internal error (logged). */
+static int wait_and_act(driver *d, int64_t until_ns)
 {
-    int64_t wait = d->next_idle_check_ns - clock_now_ns();
-    if (wait <= 0)
-        return 0;
-    int64_t ms = (wait + CLOCK_NS_PER_MS - 1) / CLOCK_NS_PER_MS;
-    return ms < cap_ms ? (int)ms : cap_ms;
+    int64_t now = clock_now_ns();
+    int64_t deadline = now + MAX_WAIT_NS;
+    if (until_ns < deadline)
+        deadline = until_ns;
+    if (d->timer_ns < deadline)
+        deadline = d->timer_ns;
+    if (d->next_idle_check_ns < deadline)
+        deadline = d->next_idle_check_ns;
+    int ms = 0;
+    if (deadline > now)
+        ms = (int)((deadline - now + CLOCK_NS_PER_MS - 1) / CLOCK_NS_PER_MS);
+    int n = epoll_wait(d->ep, d->evs, EPOLL_BATCH, ms);
+    if (n < 0) {
+        if (errno != EINTR) {
+            log_error("epoll_wait: %s", strerror(errno));
+            return -1;
+        }
+        n = 0; /* a signal: the caller looks at the stop flag */
+    }
+    int running = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t ev = d->evs[i].events;
+        int mask = 0;
+        if (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+            mask |= CURL_CSELECT_IN;
+        if (ev & EPOLLOUT)
+            mask |= CURL_CSELECT_OUT;
+        if (ev & EPOLLERR)
+            mask |= CURL_CSELECT_ERR;
+        CURLMcode mc = curl_multi_socket_action(d->multi, d->evs[i].data.fd, mask, &running);
+        if (mc != CURLM_OK) {
+            log_error("libcurl: %s", curl_multi_strerror(mc));
+            return -1;
+        }
+    }
+    /* socket_action above also ran the timeouts that were due; this covers
+     * a wakeup by the timer alone. */
+    if (d->timer_ns != INT64_MAX && clock_now_ns() >= d->timer_ns) {
+        d->timer_ns = INT64_MAX;
+        CURLMcode mc = curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        if (mc != CURLM_OK) {
+            log_error("libcurl: %s", curl_multi_strerror(mc));
+            return -1;
+        }
+        /* libcurl reports a timer only when it changes: ask for the current
+         * one, in case it fired on a rounded value and is due again. */
+        long t = -1;
+        if (d->timer_ns == INT64_MAX && curl_multi_timeout(d->multi, &t) == CURLM_OK && t >= 0)
+            d->timer_ns = clock_now_ns() + (int64_t)t * CLOCK_NS_PER_MS;
+    }
+    return 0;
 }
 
 /* A transfer of run_loop ended with result (or by the idle timeout): hands
@@ -468,13 +590,6 @@ static int run_loop(driver *d, xfer *xs, size_t n, CURLcode *codes)
             for (size_t i = 0; i < n; i++)
                 if (!xs[i].done)
                     abandon(d, &xs[i], now);
-            break;
-        }
-        int running = 0;
-        CURLMcode mc = curl_multi_perform(d->multi, &running);
-        if (mc != CURLM_OK) {
-            log_error("libcurl: %s", curl_multi_strerror(mc));
-            rc = -1;
             break;
         }
         CURLMsg *msg;
@@ -514,9 +629,7 @@ static int run_loop(driver *d, xfer *xs, size_t n, CURLcode *codes)
         }
         if (remaining == 0)
             break;
-        mc = curl_multi_poll(d->multi, NULL, 0, poll_ms(d, 1000), NULL);
-        if (mc != CURLM_OK) {
-            log_error("libcurl: %s", curl_multi_strerror(mc));
+        if (wait_and_act(d, INT64_MAX)) {
             rc = -1;
             break;
         }
@@ -648,13 +761,6 @@ int driver_run_feed(driver *d, const driver_feed *feed, size_t max_in_flight,
         }
         if (exhausted && n_live == 0)
             break;
-        int running = 0;
-        CURLMcode mc = curl_multi_perform(d->multi, &running);
-        if (mc != CURLM_OK) {
-            log_error("libcurl: %s", curl_multi_strerror(mc));
-            rc = -1;
-            break;
-        }
         CURLMsg *msg;
         int left;
         bool freed = false;
@@ -703,23 +809,15 @@ int driver_run_feed(driver *d, const driver_feed *feed, size_t max_in_flight,
         /* A slot came free: refill it before sleeping. */
         if (freed && !exhausted)
             continue;
-        /* Sleep in the poll until data arrives or the next job is due. */
-        int timeout_ms = 1000;
-        if (pending && (max_in_flight == 0 || n_live < max_in_flight)) {
-            int64_t wait = pending ? due - clock_now_ns() : 0;
-            timeout_ms = wait <= 0 ? 0 : (int)((wait + 999999) / 1000000);
-            if (timeout_ms > 1000)
-                timeout_ms = 1000;
-        }
-        if (n_live > 0)
-            timeout_ms = poll_ms(d, timeout_ms);
-        if (timeout_ms > 0 || n_live > 0) {
-            mc = curl_multi_poll(d->multi, NULL, 0, timeout_ms, NULL);
-            if (mc != CURLM_OK) {
-                log_error("libcurl: %s", curl_multi_strerror(mc));
-                rc = -1;
-                break;
-            }
+        /* Sleep until data arrives or the next job is due. */
+        int64_t until = INT64_MAX;
+        if (pending && (max_in_flight == 0 || n_live < max_in_flight))
+            until = due;
+        if (n_live == 0 && until <= clock_now_ns())
+            continue;
+        if (wait_and_act(d, until)) {
+            rc = -1;
+            break;
         }
     }
     for (size_t i = 0; i < n_live; i++) {
