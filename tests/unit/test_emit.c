@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mockserver/emit.h"
+#include "tests/fixture.h"
 #include "tests/test.h"
 
 static emit_ctx ctx(enum req_kind kind)
@@ -75,28 +76,6 @@ static const cJSON *path(const cJSON *j, const char *a, const char *b)
 static const cJSON *delta_of(const cJSON *j)
 {
     return path(j, "choices", "delta");
-}
-
-static char *read_fixture(const char *rel, size_t *len)
-{
-    const char *prefixes[] = {"", "../../", "../"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[512];
-        snprintf(p, sizeof p, "%s%s", prefixes[i], rel);
-        FILE *f = fopen(p, "rb");
-        if (!f)
-            continue;
-        buf b;
-        buf_init(&b, 0);
-        char tmp[4096];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-            buf_append(&b, tmp, n);
-        fclose(f);
-        *len = b.len;
-        return buf_steal(&b);
-    }
-    return NULL;
 }
 
 /* ------------------------------------------------------------ numbers */
@@ -168,7 +147,7 @@ static int same_bytes(const char *name, const char *a, size_t alen, const char *
 static int replay_llamacpp_stream(const char *file)
 {
     size_t len = 0;
-    char *real = read_fixture(file, &len);
+    char *real = test_read_fixture(file, &len);
     if (!real) {
         printf("  cannot read %s\n", file);
         return 0;
@@ -315,7 +294,7 @@ TEST(llamacpp_completions_stream_matches_capture)
 static int replay_llamacpp_body(const char *file, enum req_kind kind)
 {
     size_t len = 0;
-    char *real = read_fixture(file, &len);
+    char *real = test_read_fixture(file, &len);
     if (!real)
         return 0;
     cJSON *j = cJSON_ParseWithLength(real, len);
@@ -359,7 +338,7 @@ TEST(llamacpp_nonstream_bodies_match_capture)
 static int body_equals_fixture(const buf *b, const char *file)
 {
     size_t len = 0;
-    char *real = read_fixture(file, &len);
+    char *real = test_read_fixture(file, &len);
     int ok = real && same_bytes(file, b->data, b->len, real, len);
     free(real);
     return ok;
@@ -388,7 +367,7 @@ TEST(llamacpp_error_bodies_match_capture)
     buf_reset(&b);
     emit_loading_body(&b, PERS_LLAMACPP);
     size_t len = 0;
-    char *txt = read_fixture("fixtures/streams/llamacpp-health-during-startup.txt", &len);
+    char *txt = test_read_fixture("fixtures/streams/llamacpp-health-during-startup.txt", &len);
     CHECK(txt && b.data && strstr(txt, b.data) != NULL);
     CHECK_STR_EQ(b.data, "{\"error\":{\"message\":\"Loading model\",\"type\":\"unavailable_error\","
                          "\"code\":503}}");
@@ -399,7 +378,7 @@ TEST(llamacpp_error_bodies_match_capture)
 TEST(llamacpp_models_same_keys_as_capture)
 {
     size_t len = 0;
-    char *real = read_fixture("fixtures/streams/llamacpp-v1-models.body.json", &len);
+    char *real = test_read_fixture("fixtures/streams/llamacpp-v1-models.body.json", &len);
     CHECK(real != NULL);
     cJSON *want = cJSON_ParseWithLength(real, len);
     buf b;

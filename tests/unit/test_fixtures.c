@@ -15,6 +15,7 @@
 #include "../../client/request.h"
 #include "../../common/buf.h"
 #include "../../common/xalloc.h"
+#include "../fixture.h"
 #include "../test.h"
 
 static const char *fixture_dir(void)
@@ -29,22 +30,6 @@ static const char *fixture_dir(void)
         }
     }
     return NULL;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buf b;
-    buf_init(&b, 0);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return buf_steal(&b);
 }
 
 static int has_suffix(const char *s, const char *suf)
@@ -271,7 +256,7 @@ static void check_fixture(const char *dir, const char *name)
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     size_t len = 0;
-    char *s = read_file(path, &len);
+    char *s = test_read_file(path, &len);
     if (!s) {
         TEST_FAIL_AT_("%s: cannot read", path);
         return;

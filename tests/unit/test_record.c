@@ -15,6 +15,7 @@
 #include "client/record.h"
 #include "common/buf.h"
 #include "mockserver/replay.h"
+#include "tests/fixture.h"
 #include "tests/test.h"
 
 #define MS 1000000LL /* ns per ms */
@@ -53,29 +54,11 @@ static void make_tmp(void)
     }
 }
 
-/* The file's bytes (NUL-terminated), or NULL. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buf b;
-    buf_init(&b, 0);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_append(&b, tmp, n);
-    fclose(f);
-    if (len)
-        *len = b.len;
-    return b.data ? buf_steal(&b) : calloc(1, 1);
-}
-
 static char *entry_file(const char *dir, int index, const char *name, size_t *len)
 {
     char p[1024];
     snprintf(p, sizeof p, "%s/%06d/%s", dir, index, name);
-    return slurp(p, len);
+    return test_read_file(p, len);
 }
 
 static cJSON *entry_meta(const char *dir, int index)

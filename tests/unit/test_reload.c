@@ -17,6 +17,7 @@
 #include "../../client/report.h"
 #include "../../common/buf.h"
 #include "../../common/xalloc.h"
+#include "../fixture.h"
 #include "../test.h"
 
 static const char *write_dir;
@@ -35,22 +36,6 @@ static const char *fixture(const char *name)
     return name;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buf b;
-    buf_init(&b, 0);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return b.data ? buf_steal(&b) : xstrdup("");
-}
-
 typedef int (*writer_fn)(const results *, FILE *);
 
 static char *render(const results *r, writer_fn w, size_t *len)
@@ -67,7 +52,7 @@ static char *render(const results *r, writer_fn w, size_t *len)
 static void same_as_file(const results *r, writer_fn w, const char *name, int add_newline)
 {
     size_t want_len = 0, got_len = 0;
-    char *want = slurp(fixture(name), &want_len);
+    char *want = test_read_file(fixture(name), &want_len);
     CHECK(want != NULL);
     if (!want)
         return;
@@ -358,7 +343,7 @@ TEST(report_command_statuses)
         CHECK_INT_EQ(run_cmd(&out, &err, 6, argv3), 0);
         CHECK_STR_EQ(out, "");
         size_t len = 0;
-        char *html = slurp(bad_path, &len);
+        char *html = test_read_file(bad_path, &len);
         CHECK(html && strstr(html, "</html>\n"));
         free(html);
         free(out);

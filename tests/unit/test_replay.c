@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "mockserver/replay.h"
+#include "tests/fixture.h"
 #include "tests/test.h"
 
 static const char *root(void)
@@ -22,22 +23,6 @@ static const char *root(void)
             return prefixes[i];
     }
     return "";
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buf b;
-    buf_init(&b, 0);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return b.data ? buf_steal(&b) : calloc(1, 1);
 }
 
 /* Checks the structural promises: events tile the body in order, time never decreases. */
@@ -68,7 +53,7 @@ static replay *load_capture(const char *name, const char *body_ext)
         return NULL;
     }
     size_t want_len = 0, got_len = 0;
-    char *want = slurp(bpath, &want_len);
+    char *want = test_read_file(bpath, &want_len);
     const char *got = replay_body(r, &got_len);
     CHECK(want != NULL);
     CHECK_INT_EQ(got_len, want_len);

@@ -8,6 +8,7 @@
 
 #include "client/serverinfo.h"
 #include "common/buf.h"
+#include "tests/fixture.h"
 #include "tests/test.h"
 
 static const char *root(void)
@@ -28,18 +29,7 @@ static char *slurp(const char *name, size_t *len)
     char path[512];
     snprintf(path, sizeof path, "%sfixtures/servers/%s", root(), name);
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buf b;
-    buf_init(&b, 0);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return b.data ? buf_steal(&b) : calloc(1, 1);
+    return test_read_file(path, len);
 }
 
 /* Detects kind `name` from its fixture files; which says which to use:

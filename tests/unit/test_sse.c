@@ -5,31 +5,8 @@
 
 #include "../../client/sse.h"
 #include "../../common/buf.h"
+#include "../fixture.h"
 #include "../test.h"
-
-/* Reads a fixture relative to the repository root (tests run from there or
- * from tests/unit). Returns a malloc'd buffer or NULL. */
-static char *read_fixture(const char *rel, size_t *len)
-{
-    const char *prefixes[] = {"", "../../", "../"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s%s", prefixes[i], rel);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        buf b;
-        buf_init(&b, 0);
-        char tmp[4096];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-            buf_append(&b, tmp, n);
-        fclose(f);
-        *len = b.len;
-        return buf_steal(&b);
-    }
-    return NULL;
-}
 
 /* Events serialised as "type\x1fdata\x1e". */
 static int collect(void *ctx, const char *type, const char *data, size_t len)
@@ -129,7 +106,7 @@ TEST(real_llamacpp_captures_every_piece_size)
 {
     for (size_t i = 0; i < sizeof FIXTURES / sizeof FIXTURES[0]; i++) {
         size_t len;
-        char *s = read_fixture(FIXTURES[i], &len);
+        char *s = test_read_fixture(FIXTURES[i], &len);
         CHECK(s != NULL);
         if (!s)
             continue;
@@ -141,7 +118,7 @@ TEST(real_llamacpp_captures_every_piece_size)
 TEST(real_capture_every_split_point_and_line_ends)
 {
     size_t len;
-    char *s = read_fixture("fixtures/streams/llamacpp-chat-stream-sse-ping.body.sse", &len);
+    char *s = test_read_fixture("fixtures/streams/llamacpp-chat-stream-sse-ping.body.sse", &len);
     CHECK(s != NULL);
     if (!s)
         return;

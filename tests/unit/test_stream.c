@@ -7,29 +7,8 @@
 
 #include "../../client/request.h"
 #include "../../common/buf.h"
+#include "../fixture.h"
 #include "../test.h"
-
-static char *read_fixture(const char *rel, size_t *len)
-{
-    const char *prefixes[] = {"", "../../", "../"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s%s", prefixes[i], rel);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        buf b;
-        buf_init(&b, 0);
-        char tmp[4096];
-        size_t n;
-        while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-            buf_append(&b, tmp, n);
-        fclose(f);
-        *len = b.len;
-        return buf_steal(&b);
-    }
-    return NULL;
-}
 
 /* Feeds each string as one read at t = 1000 + 10*i ns, then finishes. */
 static int feed_reads(tb_request *r, const char *const *reads, size_t n)
@@ -248,7 +227,7 @@ TEST(events_after_done_are_ignored)
 TEST(non_streaming_body)
 {
     size_t len;
-    char *body = read_fixture("fixtures/streams/llamacpp-chat-nonstream.body.json", &len);
+    char *body = test_read_fixture("fixtures/streams/llamacpp-chat-nonstream.body.json", &len);
     const char *fallback =
         "{\"choices\":[{\"finish_reason\":\"length\",\"index\":0,\"message\":{\"role\":"
         "\"assistant\",\"content\":\"Paris is\"}}],\"usage\":{\"completion_tokens\":32,"
@@ -314,7 +293,7 @@ TEST(real_captures_counts_equal_usage)
     };
     for (size_t i = 0; i < N(cases); i++) {
         size_t len;
-        char *s = read_fixture(cases[i].path, &len);
+        char *s = test_read_fixture(cases[i].path, &len);
         CHECK(s != NULL);
         if (!s)
             continue;
