@@ -37,7 +37,7 @@ enum field {
     F_EXIT_FAIL, F_NO_RESULTS, F_EXTRA, F_EXACT_TG, F_PROGRESS, F_SEED, F_TIMEOUT,
     F_LOGLEVEL, F_QUIET, F_HELP, F_VERSION, F_PCTS, F_RATE, F_BURST, F_MAXCONC, F_DURATION,
     F_NUMREQ, F_SLO, F_CI, F_TGTOL, F_MONPID, F_REQ_TIMEOUT, F_HTML, F_HISTORY, F_LABEL,
-    F_REGRESS, F_PROM, F_PROGRESS_TTY, F_RECORD, F_SERVER_KIND,
+    F_REGRESS, F_PROM, F_PROGRESS_TTY, F_RECORD, F_SERVER_KIND, F_SERVER_COLS,
 };
 
 typedef struct opt_spec {
@@ -160,6 +160,9 @@ static const opt_spec specs[] = {
      "in DIR (replayable with tokmock --replay)"},
     {"--server-kind", K_STR, F_SERVER_KIND, "KIND",
      "server kind: auto (detect, default), llamacpp, vllm, sglang, openai, ollama or generic"},
+    {"--server-columns", K_TRUE, F_SERVER_COLS, NULL,
+     "add a 'server t/s' column to the table: the server's own pp / tg rate from llama.cpp "
+     "timings (empty when the server reports none)"},
     {"--help", K_HELP, F_HELP, NULL, "show this help and exit"},
     {"--version", K_VERSION, F_VERSION, NULL, "print the version and exit"},
 };
@@ -540,6 +543,7 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
         case F_NO_RESULTS: o->no_results_on_fail = v; break;
         case F_EXACT_TG: o->exact_tg = v; break;
         case F_CI: o->ci = v; break;
+        case F_SERVER_COLS: o->server_columns = v; break;
         default: break;
         }
         return CLI_OK;

@@ -92,6 +92,7 @@ typedef struct cli_options {
     /* Server kind and recording (docs/tokbench-servers.md). */
     char *record_dir;        /* --record DIR */
     enum cli_server_kind server_kind; /* --server-kind */
+    bool server_columns;     /* --server-columns: the server's own t/s in the table */
 } cli_options;
 
 enum {

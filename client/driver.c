@@ -239,6 +239,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     xfer *x = userp;
     size_t len = size * nmemb;
     record_headers(x->rec_h, data, len);
+    if (x->times && x->times->headers)
+        buf_append(x->times->headers, data, len);
     x->last_io_ns = now;
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* "HTTP/1.1 200 OK": a new response (after a 1xx, the final one). */
@@ -682,6 +684,7 @@ int driver_fetch(driver *d, const char *url, const char *body, size_t max_body, 
     memset(&x, 0, sizeof x);
     x.d = d;
     driver_fetch_times local;
+    memset(&local, 0, sizeof local);
     x.times = times ? times : &local;
     buf_init(&x.err_body, 0);
     buf_reset(resp);

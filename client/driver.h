@@ -108,6 +108,9 @@ bool driver_server_reached(const driver *d);
  * transport error in err. */
 typedef struct driver_fetch_times {
     int64_t start_ns, first_byte_ns, end_ns;
+    /* When not NULL, the response's raw header lines are appended here
+     * (status line included; capped by the buf's max_len). */
+    buf *headers;
 } driver_fetch_times;
 int driver_fetch(driver *d, const char *url, const char *body, size_t max_body, long *status,
                  buf *resp, driver_fetch_times *times, char *err, size_t errlen);

@@ -9,9 +9,10 @@
 #include "../common/xalloc.h"
 #include "report.h"
 
-/* llama-benchy's 9 columns plus two per --percentiles entry. */
+/* llama-benchy's 9 columns, two per --percentiles entry, one for
+ * --server-columns. */
 #define MD_MAX_PCT 8
-#define MD_MAX_COLS (9 + 2 * MD_MAX_PCT)
+#define MD_MAX_COLS (9 + 2 * MD_MAX_PCT + 1)
 
 static const char NO_RESULTS[] = "No results collected. Check if the model is generating tokens.";
 
@@ -87,6 +88,8 @@ static void add_row(md_table *t, const results *r, const results_run *run, int k
             snprintf(row[c], 512, "%.2f", v[k]);
         c++;
     }
+    if (r->server_columns)
+        cell_metric(row[c++], 512, kind == 0 ? &run->server_pp : &run->server_tg);
 }
 
 /* Header of a percentile column, e.g. "e2e_ttft p95 (ms)", "itl p99.9 (ms)". */
@@ -127,6 +130,8 @@ static void render(const results *r, buf *out)
     }
     for (size_t k = 0; k < 2 * np; k++)
         headers[n_cols++] = pct_names[k];
+    if (r->server_columns)
+        headers[n_cols++] = "server t/s";
     size_t widths[MD_MAX_COLS];
     for (size_t c = 0; c < n_cols; c++) {
         widths[c] = width_of(headers[c]) + 2; /* tabulate's MIN_PADDING */

@@ -149,6 +149,9 @@ typedef struct results {
     struct cJSON *meta_extra;
     double *percentiles;
     size_t n_percentiles;
+    /* --server-columns: the markdown table adds "server t/s", the server's
+     * own rate (llama.cpp timings: server_pp on pp rows, server_tg on tg rows). */
+    bool server_columns;
     results_run *runs;
     size_t n_runs, cap_runs;
 } results;

@@ -270,14 +270,16 @@ static void detect_server(suite *s)
 {
     serverinfo found = {CLI_SERVER_AUTO, "unknown", "not probed"};
     if (s->o->server_kind == CLI_SERVER_AUTO) {
-        buf url, models, props;
+        buf url, models, props, headers;
         buf_init(&url, 0);
         buf_init(&models, SMALL_RESPONSE_MAX);
         buf_init(&props, SMALL_RESPONSE_MAX);
+        buf_init(&headers, 64 << 10);
         long st_models = 0, st_props = 0;
         char err[512];
         buf_printf(&url, "%s/models", s->o->base_url);
-        if (driver_fetch(s->d, url.data, NULL, SMALL_RESPONSE_MAX, &st_models, &models, NULL, err,
+        driver_fetch_times t = {.headers = &headers};
+        if (driver_fetch(s->d, url.data, NULL, SMALL_RESPONSE_MAX, &st_models, &models, &t, err,
                          sizeof err) ||
             st_models < 200 || st_models >= 300)
             buf_reset(&models);
@@ -288,7 +290,9 @@ static void detect_server(suite *s)
                          sizeof err) ||
             st_props < 200 || st_props >= 300)
             buf_reset(&props);
-        serverinfo_detect(models.data, models.len, props.data, props.len, NULL, 0, &found);
+        serverinfo_detect(models.data, models.len, props.data, props.len, headers.data,
+                          headers.len, &found);
+        buf_free(&headers);
         buf_free(&url);
         buf_free(&models);
         buf_free(&props);
@@ -448,7 +452,7 @@ static int64_t measure_latency(suite *s)
     for (int i = 0; i < warm + LATENCY_PROBES; i++) {
         long status = 0;
         char err[512];
-        driver_fetch_times t = {0, 0, 0};
+        driver_fetch_times t = {.start_ns = 0};
         if (driver_fetch(s->d, url.data, body, SMALL_RESPONSE_MAX, &status, &resp, &t, err,
                          sizeof err)) {
             log_warn("error measuring latency: %s", err);
@@ -1322,6 +1326,7 @@ static void set_metadata(suite *s)
         cJSON_AddNumberToObject(x, "num_requests", s->o->num_requests);
     else
         cJSON_AddNullToObject(x, "num_requests");
+    s->res.server_columns = s->o->server_columns;
     if (s->o->n_percentiles) { /* so `tokbench report` can rebuild the columns */
         cJSON *pc = cJSON_AddArrayToObject(x, "percentiles");
         for (size_t i = 0; i < s->o->n_percentiles; i++)

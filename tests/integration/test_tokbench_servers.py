@@ -136,6 +136,38 @@ def test_record_replay(tmp):
               f"recorded {va}, replayed {vb}")
 
 
+def test_server_columns():
+    """--server-columns puts the server's own rate (llama.cpp timings) beside
+    the client's in the table: prefill at the configured 1000 t/s; decode at
+    50 x 32/31, because llama.cpp's predicted_n counts the first token, which
+    came out of the prefill, over the 31 decode steps of predicted_ms."""
+    args = ["--pp", "256", "--tg", "32", "--runs", "1", "--no-warmup", "--latency-mode", "none",
+            "--skip-coherence", "--server-columns"]
+    with Tokmock("--personality", "llamacpp") as mock:
+        rc, out, err = run_tokbench("--base-url", mock.base_url + "/v1", *args)
+    lines = [ln for ln in out.splitlines() if ln.startswith("|")]
+    check("server_columns_header", rc == 0 and lines and lines[0].rstrip().endswith("server t/s |"),
+          f"rc {rc}: {out[:400]} {err[-300:]}")
+    rows = {}
+    for ln in lines[2:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        if len(cells) >= 2:
+            rows[cells[1]] = cells[-1]
+
+    def value(name):
+        cell = rows.get(name, "")
+        try:
+            return float(cell.split()[0])
+        except (ValueError, IndexError):
+            return None
+    pp, tg = value("pp256"), value("tg32")
+    check("server_columns_pp_is_the_servers_prefill_rate", pp is not None and abs(pp - 1000) <= 20,
+          f"rows {rows}")
+    check("server_columns_tg_is_the_servers_decode_rate",
+          tg is not None and abs(tg - 50 * 32 / 31) <= 1,
+          f"rows {rows}")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tokbench-servers-")
     try:
@@ -144,6 +176,7 @@ def main():
             test_record(mock, tmp)
         test_cache_off_warns()
         test_record_replay(tmp)
+        test_server_columns()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()

@@ -247,10 +247,16 @@ TEST(fetch_plain)
     buf resp;
     buf_init(&resp, 0);
     long status = 0;
-    driver_fetch_times t = {0, 0, 0};
+    buf headers;
+    buf_init(&headers, 1 << 16);
+    driver_fetch_times t = {.headers = &headers};
     char err[256] = "";
     CHECK_INT_EQ(driver_fetch(d, url_hello, NULL, 1000, &status, &resp, &t, err, sizeof err), 0);
     CHECK_INT_EQ(status, 200);
+    /* The raw header lines, status line first (server-kind detection reads them). */
+    CHECK(headers.len > 12 && strncmp(headers.data, "HTTP/1.1 200", 12) == 0);
+    CHECK(headers.data && strstr(headers.data, "\r\n\r\n") != NULL);
+    buf_free(&headers);
     CHECK_INT_EQ(resp.len, 5);
     CHECK(resp.data && memcmp(resp.data, "hello", 5) == 0);
     CHECK(t.start_ns > 0 && t.start_ns <= t.first_byte_ns && t.first_byte_ns <= t.end_ns);

@@ -241,6 +241,30 @@ TEST(markdown_with_concurrency_columns)
     results_free(&r);
 }
 
+TEST(markdown_server_columns)
+{
+    results r;
+    build_c1(&r);
+    r.server_columns = true;
+    results_run *run = &r.runs[0];
+    M(server_pp, 1001.5, 998.5);
+    M(server_tg, 50.25);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK_INT_EQ(report_md(&r, f), 0);
+    fclose(f);
+    const char *head = text ? strstr(text, "e2e_ttft (ms) |") : NULL;
+    CHECK(head && strncmp(head + strlen("e2e_ttft (ms) |"), "     server t/s |", 17) == 0);
+    CHECK(text && strstr(text, "| 1000.00 \xc2\xb1 1.50 |") != NULL);
+    CHECK(text && strstr(text, "|   50.25 \xc2\xb1 0.00 |") != NULL);
+    /* Off: the table is llama-benchy's, byte for byte. */
+    r.server_columns = false;
+    compare_golden(&r, report_md, "c1.md");
+    free(text);
+    results_free(&r);
+}
+
 TEST(json_reports)
 {
     results r;
@@ -327,6 +351,7 @@ int main(int argc, char **argv)
         write_dir = argv[2];
     RUN(markdown_single_concurrency);
     RUN(markdown_with_concurrency_columns);
+    RUN(markdown_server_columns);
     RUN(json_reports);
     RUN(csv_reports);
     RUN(empty_results_policy);
