@@ -364,6 +364,24 @@ void results_cell_add_batch(results_cell *c, const tb_request *reqs, size_t n)
     c->batch_index++;
 }
 
+/* The extras of m (sample std, median, percentiles, min, max) from its
+ * values, which are set. */
+static void summarize(results_metric *m)
+{
+    double *sorted = xmalloc(m->n * sizeof *sorted);
+    memcpy(sorted, m->values, m->n * sizeof *sorted);
+    stats_sort(sorted, m->n);
+    m->std_sample = stats_std_sample(m->values, m->n);
+    m->median = stats_percentile_sorted(sorted, m->n, 50);
+    m->p50 = m->median;
+    m->p90 = stats_percentile_sorted(sorted, m->n, 90);
+    m->p95 = stats_percentile_sorted(sorted, m->n, 95);
+    m->p99 = stats_percentile_sorted(sorted, m->n, 99);
+    m->min = sorted[0];
+    m->max = sorted[m->n - 1];
+    free(sorted);
+}
+
 static void metric_from(results_metric *m, const stats *s, double multiplier)
 {
     memset(m, 0, sizeof *m);
@@ -371,23 +389,27 @@ static void metric_from(results_metric *m, const stats *s, double multiplier)
         return;
     m->present = true;
     m->n = s->n;
+    /* llama-benchy: mean(raw) * multiplier, not the mean of scaled values. */
     m->mean = stats_mean(s->values, s->n) * multiplier;
     m->std = stats_std_pop(s->values, s->n) * multiplier;
     m->values = xmalloc(s->n * sizeof *m->values);
     for (size_t i = 0; i < s->n; i++)
         m->values[i] = s->values[i] * multiplier;
-    double *sorted = xmalloc(s->n * sizeof *sorted);
-    memcpy(sorted, m->values, s->n * sizeof *sorted);
-    stats_sort(sorted, s->n);
-    m->std_sample = stats_std_sample(m->values, s->n);
-    m->median = stats_percentile_sorted(sorted, s->n, 50);
-    m->p50 = m->median;
-    m->p90 = stats_percentile_sorted(sorted, s->n, 90);
-    m->p95 = stats_percentile_sorted(sorted, s->n, 95);
-    m->p99 = stats_percentile_sorted(sorted, s->n, 99);
-    m->min = sorted[0];
-    m->max = sorted[s->n - 1];
-    free(sorted);
+    summarize(m);
+}
+
+void results_metric_set(results_metric *m, const double *values, size_t n)
+{
+    memset(m, 0, sizeof *m);
+    if (n == 0)
+        return;
+    m->present = true;
+    m->n = n;
+    m->values = xmalloc(n * sizeof *m->values);
+    memcpy(m->values, values, n * sizeof *values);
+    m->mean = stats_mean(values, n);
+    m->std = stats_std_pop(values, n);
+    summarize(m);
 }
 
 static void metric_copy(results_metric *dst, const results_metric *src)

@@ -156,6 +156,11 @@ typedef struct results {
     size_t n_runs, cap_runs;
 } results;
 
+/* Fills m (whose old contents are dropped, not freed) from n samples
+ * already in the metric's unit: mean, population std and every extra.
+ * n == 0 leaves it absent. For loaders and tests building results. */
+void results_metric_set(results_metric *m, const double *values, size_t n);
+
 void results_init(results *r);
 void results_free(results *r);
 /* Copies every string of m. May be called before or after cells are added. */

@@ -14,24 +14,10 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static void metric(results_metric *m, const double *v, size_t n)
-{
-    memset(m, 0, sizeof *m);
-    m->present = true;
-    m->n = n;
-    m->values = xmalloc(n * sizeof *v);
-    memcpy(m->values, v, n * sizeof *v);
-    m->mean = stats_mean(v, n);
-    m->median = m->p50 = stats_percentile(v, n, 50);
-    m->p90 = stats_percentile(v, n, 90);
-    m->p95 = stats_percentile(v, n, 95);
-    m->p99 = stats_percentile(v, n, 99);
-}
-
 #define M(run, field, ...)                                                               \
     do {                                                                                 \
         const double v_[] = {__VA_ARGS__};                                               \
-        metric(&(run)->field, v_, N(v_));                                                \
+        results_metric_set(&(run)->field, v_, N(v_));                                                \
     } while (0)
 
 static results_run *add_run(results *r, int conc, int depth, int pp, int tg, bool ctx)

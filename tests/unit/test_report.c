@@ -14,30 +14,10 @@
 
 static const char *write_dir;
 
-static void metric(results_metric *m, const double *v, size_t n)
-{
-    memset(m, 0, sizeof *m);
-    if (n == 0)
-        return;
-    m->present = true;
-    m->n = n;
-    m->values = xmalloc(n * sizeof *v);
-    memcpy(m->values, v, n * sizeof *v);
-    m->mean = stats_mean(v, n);
-    m->std = stats_std_pop(v, n);
-    m->std_sample = stats_std_sample(v, n);
-    m->median = m->p50 = stats_percentile(v, n, 50);
-    m->p90 = stats_percentile(v, n, 90);
-    m->p95 = stats_percentile(v, n, 95);
-    m->p99 = stats_percentile(v, n, 99);
-    m->min = stats_percentile(v, n, 0);
-    m->max = stats_percentile(v, n, 100);
-}
-
 #define M(field, ...)                                                                    \
     do {                                                                                 \
         const double v_[] = {__VA_ARGS__};                                               \
-        metric(&run->field, v_, sizeof v_ / sizeof v_[0]);                              \
+        results_metric_set(&run->field, v_, sizeof v_ / sizeof v_[0]);                              \
     } while (0)
 
 static results_run *add_run(results *r, int conc, int depth, int pp, int tg, bool ctx)
