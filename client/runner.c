@@ -97,6 +97,12 @@ typedef struct suite {
     serverinfo server;           /* detected or --server-kind */
     bool logged_dropped;         /* the fields dropped for the server kind were logged */
     cacheverify *cv;             /* the cell's server figures; NULL between cells */
+    /* GET {base}/models, asked once at start-up for both model and server-kind
+     * detection: body (empty unless a 2xx came), headers, transport error. */
+    buf models_body, models_headers;
+    long models_status;
+    int models_rc;
+    char models_err[512];
 } suite;
 
 static void answer(suite *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -203,14 +209,38 @@ static cJSON *fetch_json(suite *s, const char *url, const char *body, long *stat
 }
 
 /* GET {base}/models: exactly one model -> use it (SPEC §2.1). */
+/* Asks GET {base}/models once; detect_model and detect_server read the answer. */
+static void fetch_models(suite *s)
+{
+    buf url;
+    buf_init(&url, 0);
+    buf_printf(&url, "%s/models", s->o->base_url);
+    buf_init(&s->models_body, SMALL_RESPONSE_MAX);
+    buf_init(&s->models_headers, 64 << 10);
+    driver_fetch_times t = {.headers = &s->models_headers};
+    s->models_rc = driver_fetch(s->d, url.data, NULL, SMALL_RESPONSE_MAX, &s->models_status,
+                                &s->models_body, &t, s->models_err, sizeof s->models_err);
+    if (s->models_rc == 0 && (s->models_status < 200 || s->models_status >= 300)) {
+        snprintf(s->models_err, sizeof s->models_err, "HTTP %ld: %.300s", s->models_status,
+                 s->models_body.data ? s->models_body.data : "");
+        s->models_rc = -1;
+    }
+    if (s->models_rc)
+        buf_reset(&s->models_body);
+    buf_free(&url);
+}
+
 static int detect_model(suite *s)
 {
     buf url;
     buf_init(&url, 0);
     buf_printf(&url, "%s/models", s->o->base_url);
-    long status = 0;
     char err[512];
-    cJSON *a = fetch_json(s, url.data, NULL, &status, NULL, err, sizeof err);
+    cJSON *a = NULL;
+    if (s->models_rc)
+        snprintf(err, sizeof err, "%s", s->models_err);
+    else if (!(a = cJSON_ParseWithLength(s->models_body.data, s->models_body.len)))
+        snprintf(err, sizeof err, "%s: the response is not JSON", url.data);
     int rc = -1;
     if (!a) {
         log_error("unable to list models at %s: %s\nPlease specify --model explicitly.", url.data,
@@ -270,31 +300,20 @@ static void detect_server(suite *s)
 {
     serverinfo found = {CLI_SERVER_AUTO, "unknown", "not probed"};
     if (s->o->server_kind == CLI_SERVER_AUTO) {
-        buf url, models, props, headers;
+        buf url, props;
         buf_init(&url, 0);
-        buf_init(&models, SMALL_RESPONSE_MAX);
         buf_init(&props, SMALL_RESPONSE_MAX);
-        buf_init(&headers, 64 << 10);
-        long st_models = 0, st_props = 0;
+        long st_props = 0;
         char err[512];
-        buf_printf(&url, "%s/models", s->o->base_url);
-        driver_fetch_times t = {.headers = &headers};
-        if (driver_fetch(s->d, url.data, NULL, SMALL_RESPONSE_MAX, &st_models, &models, &t, err,
-                         sizeof err) ||
-            st_models < 200 || st_models >= 300)
-            buf_reset(&models);
-        buf_reset(&url);
         serverinfo_root_url(s->o->base_url, &url);
         buf_append_str(&url, "/props");
         if (driver_fetch(s->d, url.data, NULL, SMALL_RESPONSE_MAX, &st_props, &props, NULL, err,
                          sizeof err) ||
             st_props < 200 || st_props >= 300)
             buf_reset(&props);
-        serverinfo_detect(models.data, models.len, props.data, props.len, headers.data,
-                          headers.len, &found);
-        buf_free(&headers);
+        serverinfo_detect(s->models_body.data, s->models_body.len, props.data, props.len,
+                          s->models_headers.data, s->models_headers.len, &found);
         buf_free(&url);
-        buf_free(&models);
         buf_free(&props);
     }
     serverinfo_choose(s->o->server_kind, &found, &s->server);
@@ -1623,6 +1642,8 @@ int runner_run(const cli_options *o, int64_t mono0_ns, int64_t wall0_ns)
             goto out;
         }
     }
+    if (!o->model || o->server_kind == CLI_SERVER_AUTO)
+        fetch_models(&s);
     if (o->model) {
         s.model = xstrdup(o->model);
     } else {
@@ -1752,6 +1773,8 @@ out:
     corpus_free(&s.corp);
     results_free(&s.res);
     buf_free(&s.chat_url);
+    buf_free(&s.models_body);
+    buf_free(&s.models_headers);
     free(s.model);
     free(s.served);
     slo_set_free(&s.slo);
