@@ -51,6 +51,9 @@ static const char usage_text[] =
     "\n"
     "Stream shape:\n"
     "  --reasoning N          first N tokens are delta.reasoning_content [0]\n"
+    "  --reasoning-field F    reasoning_content|reasoning: the delta key of reasoning\n"
+    "                         tokens [the personality's: reasoning for ollama, hidden\n"
+    "                         for openai, else reasoning_content]\n"
     "  --role-chunk R         with-first|early|none [with-first]\n"
     "  --personality P        wire format of a real server [vllm]:\n"
     "                           llamacpp  llama-server (as captured): role event with\n"
@@ -183,7 +186,7 @@ enum opt_id {
     O_ROLE_CHUNK, O_PERSONALITY, O_SEED, O_API_KEY, O_TRUTH, O_FAULT, O_LOG_LEVEL, O_QUIET,
     O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION, O_KV_BUDGET,
     O_KV_PREEMPT, O_MAX_HEADER, O_MAX_JSON_DEPTH, O_MAX_CONNECTIONS,
-    O_STARTUP_MS, O_REPLAY,
+    O_STARTUP_MS, O_REPLAY, O_REASONING_FIELD,
 };
 
 static const struct {
@@ -208,6 +211,7 @@ static const struct {
     [O_KV_PREEMPT] = {"kv-preempt", 0}, [O_MAX_HEADER] = {"max-header-bytes", 1},
     [O_MAX_JSON_DEPTH] = {"max-json-depth", 1}, [O_MAX_CONNECTIONS] = {"max-connections", 1},
     [O_STARTUP_MS] = {"startup-ms", 1}, [O_REPLAY] = {"replay", 1},
+    [O_REASONING_FIELD] = {"reasoning-field", 1},
 };
 
 #define N_OPTS (sizeof table / sizeof table[0])
@@ -415,6 +419,12 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         if (parse_double(v, 0, 3.6e6, &d))
             return fail(err, err_len, "--startup-ms: expected 0..3600000, got '%s'", v);
         o->startup_ns = (int64_t)llround(d * 1e6);
+        break;
+    case O_REASONING_FIELD:
+        if (strcmp(v, "reasoning_content") && strcmp(v, "reasoning"))
+            return fail(err, err_len,
+                        "--reasoning-field: expected reasoning_content|reasoning, got '%s'", v);
+        o->reasoning_field = v;
         break;
     case O_REPLAY:
         if (!*v)

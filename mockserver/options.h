@@ -66,6 +66,7 @@ typedef struct mock_options {
                               * owned_by "tokmock" in /v1/models) */
     int64_t startup_ns;      /* --startup-ms: every route answers 503 until then */
     const char *replay_path; /* --replay: NULL = generate */
+    const char *reasoning_field; /* --reasoning-field: NULL = the personality's */
     struct replay *replay;   /* loaded by main from replay_path (not by the parser) */
 } mock_options;
 

@@ -845,6 +845,7 @@ static void handle_completion(mock_server *s, struct mg_connection *conn, enum r
     }
 
     p.ectx.personality = o->personality;
+    p.ectx.reasoning_field = o->reasoning_field;
     p.ectx.kind = kind;
     p.ectx.id = id;
     /* llama-server echoes its own alias whatever the request named. */

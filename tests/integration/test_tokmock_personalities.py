@@ -369,6 +369,14 @@ def main():
                      "--mtp-pattern", "1,3,2", "--ctx-size", "40") as m:
             busy_server_checks(p, m)
     startup_checks()
+    # --reasoning-field reasoning: newer vLLM's key for reasoning tokens.
+    with Tokmock("--personality", "vllm", "--tg-rate", "1000", "--reasoning", "2",
+                 "--reasoning-field", "reasoning") as m:
+        st, _, raw, ev = post(m, chat_body(n=6))
+        body_ev = [e for e in ev if e != "[DONE]"]
+        got = "".join(text_of(e, "reasoning") for e in body_ev)
+        check("vllm_reasoning_field_option", st == 200 and len(got.split()) == 2 and
+              not any(text_of(e, "reasoning_content") for e in body_ev), raw[:300])
     # --help lists every personality.
     out = subprocess.run([TOKMOCK, "--help"], capture_output=True, text=True).stdout
     check("help_lists_every_personality", all(p in out for p in PERSONALITIES) and
