@@ -33,7 +33,7 @@ PROGRAMS := $(if $(wildcard mockserver/main.c),$(BUILD)/tokmock) $(if $(wildcard
 .SECONDARY:
 .PHONY: all deps run test unit check asan coverage lint clean fuzz fuzz-build fuzz-targets \
         valgrind install uninstall
-all: $(PROGRAMS) $(UNIT_BIN)
+all: $(PROGRAMS) $(UNIT_BIN) $(BUILD)/loadgen
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,6 +56,10 @@ LIBS := $(BUILD)/libclient.a $(BUILD)/libmock.a $(BUILD)/libcommon.a
 $(BUILD)/tokmock: $(BUILD)/mockserver/main.o $(BUILD)/libmock.a $(BUILD)/libcommon.a
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tokbench: $(BUILD)/client/main.o $(BUILD)/libclient.a $(BUILD)/libcommon.a
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+# The bench-capacity load generator (scripts/loadgen.c): no library of ours
+# but the clock.
+$(BUILD)/loadgen: $(BUILD)/scripts/loadgen.o $(BUILD)/libcommon.a
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
