@@ -1,7 +1,13 @@
 /* Decodes one streamed chunk (the JSON of one SSE event) or a whole
  * non-streaming chat.completion body into the few facts the stream reader
  * needs. Tolerates null / missing choices, delta, usage; recognises error
- * objects (OpenAI/llama.cpp {"error":{...}} and vLLM {"object":"error"}). */
+ * objects (OpenAI/llama.cpp {"error":{...}} and vLLM {"object":"error"}).
+ *
+ * One pass over the bytes, no tree: values the reader does not need are
+ * checked and skipped. The input must be one JSON object (RFC 8259: no
+ * trailing bytes, no raw control bytes in strings, nesting at most
+ * CHUNK_MAX_DEPTH). Of duplicate keys the first one counts. A decoded string
+ * ends at its first NUL (an escaped \u0000): lengths are counted to there. */
 #ifndef CLIENT_CHUNK_H
 #define CLIENT_CHUNK_H
 
@@ -10,11 +16,20 @@
 
 #include "request.h"
 
+/* Room for the decoded strings (id, model, content, finish_reason, error
+ * message, each with its NUL) inside chunk_info; beyond it one malloc. */
+#define CHUNK_SCRATCH_BYTES 512
+/* Deepest nesting of objects and arrays accepted, the top-level object
+ * counting as 1 (cJSON's limit, which the decoder replaced). */
+#define CHUNK_MAX_DEPTH 1000
+
 typedef struct chunk_info {
     int has_choices;          /* choices is a non-empty array */
     int kind;                 /* enum ev_kind */
-    /* Text of choices[0].delta (or .message), borrowed from the parsed tree:
-     * valid until chunk_info_free. NULL when absent or not a string. */
+    /* Text of choices[0].delta (or .message, or .text), decoded into info's
+     * own scratch (so a chunk_info must not be copied or moved while its
+     * strings are in use): valid until chunk_info_free. NULL when absent or
+     * not a string. The other borrowed strings below live there too. */
     const char *content;
     size_t content_len;
     size_t reasoning_len;     /* reasoning_content or reasoning */
@@ -29,7 +44,8 @@ typedef struct chunk_info {
     const char *id;           /* borrowed, NULL when absent */
     const char *model;        /* borrowed, NULL when absent */
     const char *error;        /* error message (borrowed), NULL when none */
-    void *root_;              /* the parsed tree (private) */
+    void *root_;              /* private: heap scratch when the strings outgrow scratch_ */
+    char scratch_[CHUNK_SCRATCH_BYTES]; /* private: the decoded strings */
 } chunk_info;
 
 enum { CHUNK_OK = 0, CHUNK_ERR_JSON = -1, CHUNK_ERR_ERROR = -2 };
