@@ -97,6 +97,7 @@ typedef struct tb_request {
                                  earlier read than the first token (see metrics) */
     char *content;            /* accumulated delta.content (owned; for the coherence check) */
     size_t content_len;
+    size_t content_cap;       /* bytes allocated for content (grows by doubling) */
 
     void *stream;             /* the stream reader's state (opaque) */
 } tb_request;

@@ -38,5 +38,10 @@ int sse_parser_finish(sse_parser *p);
 /* Events dispatched so far: lets the caller recognise a body that was not
  * an event stream at all (a plain JSON answer). */
 size_t sse_parser_events(const sse_parser *p);
+/* Where the current event starts, as a byte offset in the stream (bytes fed
+ * since sse_parser_new): the start of its first line that is neither blank
+ * nor a comment. Read inside the callback, it names the event being
+ * dispatched, whatever the split; -1 while no event has begun. */
+long long sse_parser_event_offset(const sse_parser *p);
 
 #endif

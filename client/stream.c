@@ -20,13 +20,7 @@ typedef struct stream_state {
     int done;          /* [DONE] seen: later events are ignored */
     int failed;
     int last_cum;      /* last cumulative usage.completion_tokens seen */
-    /* Where events start, so a broken one can be named by its byte offset:
-     * bytes fed so far, the offset of the current event's first line (-1
-     * between events), and the line-end state of the last piece fed. */
-    size_t offset;
-    long long event_start;
-    int at_line_start;
-    int after_cr;
+    size_t offset;     /* bytes fed before the current piece */
     int finishing;     /* inside sse_parser_finish: a broken event there was cut */
     long long cut_at;  /* offset of an event cut by the end of the body, -1 = none */
     buf raw;           /* body copy while no event was seen (plain JSON answers) */
@@ -55,11 +49,19 @@ static void push_event(tb_request *r, const tb_event *ev)
     r->events[r->n_events++] = *ev;
 }
 
+/* Called once per content event: the buffer doubles, so a stream of N
+ * events costs O(log N) reallocations, not N. */
 static void append_content(tb_request *r, const char *s, size_t n)
 {
     if (!s || !n || r->content_len + n > STREAM_MAX_BYTES)
         return;
-    r->content = xrealloc(r->content, r->content_len + n + 1);
+    if (r->content_len + n + 1 > r->content_cap) {
+        size_t cap = r->content_cap ? r->content_cap : 256;
+        while (cap < r->content_len + n + 1)
+            cap *= 2;
+        r->content = xrealloc(r->content, cap);
+        r->content_cap = cap;
+    }
     memcpy(r->content + r->content_len, s, n);
     r->content_len += n;
     r->content[r->content_len] = '\0';
@@ -155,7 +157,10 @@ static int on_event(void *ctx, const char *type, const char *data, size_t len)
         return 0; /* keep-alive or other non-JSON data */
     chunk_info c;
     int rc = chunk_parse(data + i, len - i, &c);
-    long long at = s->event_start >= 0 ? s->event_start : (long long)s->offset;
+    /* A broken event is named by where it starts, whatever the split. */
+    long long at = sse_parser_event_offset(s->sse);
+    if (at < 0)
+        at = (long long)s->offset;
     if (rc == CHUNK_ERR_ERROR) {
         request_fail(r, FAIL_ERROR_EVENT, "server error in the stream: %s", c.error);
     } else if (rc == CHUNK_ERR_JSON && s->finishing) {
@@ -182,49 +187,11 @@ static stream_state *state_of(tb_request *r)
         stream_state *s = xcalloc(1, sizeof *s);
         s->r = r;
         s->sse = sse_parser_new(STREAM_MAX_BYTES, on_event, s);
-        s->event_start = -1;
-        s->at_line_start = 1;
         s->cut_at = -1;
         buf_init(&s->raw, STREAM_MAX_BYTES);
         r->stream = s;
     }
     return r->stream;
-}
-
-/* Hands data to the SSE parser one line at a time, noting where each event's
- * first line starts. A line is "blank" (it ends an event) when it is empty,
- * except the LF that pairs with a CR ending the previous line. */
-static int feed_lines(stream_state *s, const char *data, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        const char *p = data + i;
-        size_t n = len - i, j = 0;
-        while (j < n && p[j] != '\n' && p[j] != '\r')
-            j++;
-        size_t piece = j < n ? j + 1 : n;
-        int blank = 0;
-        if (s->at_line_start) {
-            if (j == 0 && n > 0) {
-                blank = !(p[0] == '\n' && s->after_cr);
-            } else if (s->event_start < 0 && p[0] != ':') {
-                s->event_start = (long long)(s->offset + i);
-            }
-        }
-        int rc = sse_parser_feed(s->sse, p, piece);
-        if (rc != SSE_OK)
-            return rc;
-        if (blank)
-            s->event_start = -1;
-        if (j < n) {
-            s->at_line_start = 1;
-            s->after_cr = p[j] == '\r';
-        } else {
-            s->at_line_start = 0;
-        }
-        i += piece;
-    }
-    return SSE_OK;
 }
 
 int request_stream_feed(tb_request *r, const char *data, size_t len, int64_t now_ns)
@@ -241,7 +208,7 @@ int request_stream_feed(tb_request *r, const char *data, size_t len, int64_t now
             s->raw_dropped = 1;
         }
     }
-    int rc = feed_lines(s, data, len);
+    int rc = sse_parser_feed(s->sse, data, len);
     s->offset += len;
     if (rc == SSE_OK)
         return 0;

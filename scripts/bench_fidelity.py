@@ -11,11 +11,15 @@ SPEC §2.6). For each concurrency level it starts a fresh tokmock with
   sampled every 5 ms, over the middle of the decode phase (setup, prompt
   building and the report excluded), divided by the tokens the truth says
   were written in that window; also whole-process CPU over all tokens; and
-  peak RSS;
+  peak RSS (tokbench's own VmHWM, sampled with the CPU time: wait4's
+  ru_maxrss would include this Python process, see benchlib.peak_rss_kib);
 - tokmock emission lateness p99 (write time minus scheduled time).
 
+With --breakdown, a comment line after each row gives the user / system
+split of that steady-window CPU and wait4's ru_maxrss for comparison.
+
 Exits 1 when a target of SPEC §2.6 is missed, 2 when a run failed.
-Usage: scripts/bench_fidelity.py [--levels 1,32,128,512,1024] [--tg 200]
+Usage: scripts/bench_fidelity.py [--levels 1,32,128,512,1024] [--tg 200] [--breakdown]
 """
 import argparse
 import json
@@ -28,7 +32,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
-from benchlib import CpuSampler, pct, steady_cpu_per_token  # noqa: E402
+from benchlib import CpuSampler, pct, steady_cpu_per_token, steady_window  # noqa: E402
 
 TARGETS = {
     "ts_p99_ms": {1: 1.0, 512: 2.0},
@@ -102,6 +106,7 @@ def measure(level, pp, tg):
 
     tokens1 = sum(q["tokens"] for q in reqs)
     steady = steady_cpu_per_token(sampler, pairs)
+    user_share = sampler.user_share(*steady_window(pairs))
     row.update({
         "ts_p50_ms": pct(ts_err, 50), "ts_p99_ms": pct(ts_err, 99),
         # The same split by event: the first responses of a burst arrive
@@ -112,7 +117,9 @@ def measure(level, pp, tg):
         "tg_err_pct": 100.0 * (tg_meas / tg_truth - 1.0),
         "cpu_us_per_token": steady / 1e3 if steady is not None else float("nan"),
         "cpu_us_per_token_all": 1e6 * cpu1 / max(1, tokens1),
-        "rss_mib": rss_kb / 1024.0,
+        "rss_mib": (sampler.hwm_kib if sampler.hwm_kib else rss_kb) / 1024.0,
+        "ru_maxrss_mib": rss_kb / 1024.0,
+        "user_share": user_share,
         "late_p99_ms": pct(late, 99),
         "tokens": tokens1,
     })
@@ -146,6 +153,8 @@ def main():
     ap.add_argument("--levels", default="1,32,128,512,1024")
     ap.add_argument("--pp", type=int, default=64)
     ap.add_argument("--tg", type=int, default=200)
+    ap.add_argument("--breakdown", action="store_true",
+                    help="after each row, the user/system split of the steady CPU")
     a = ap.parse_args()
     levels = [int(x) for x in a.levels.split(",") if x]
     print(f"# tokbench fidelity vs tokmock truth: pp {a.pp}, tg {a.tg}, one burst per level; "
@@ -170,6 +179,12 @@ def main():
               f"{row['rss_mib']:7.1f} | {row['late_p99_ms']:16.3f} | "
               f"{row['fr_p99_ms']:12.3f} | {row['lt_p99_ms']:12.3f}   ({time.monotonic() - t0:.0f} s)",
               flush=True)
+        if a.breakdown:
+            us = row["user_share"]
+            split = (f"user {100 * us:.0f}% / system {100 - 100 * us:.0f}%" if us is not None
+                     else "user/system split n/a (too few CPU ticks in the window)")
+            print(f"#   c={c}: steady CPU {split}; ru_maxrss {row['ru_maxrss_mib']:.1f} MiB "
+                  f"(includes the Python parent)", flush=True)
         missed += misses(row)
     for m in missed:
         print("MISSED " + m)

@@ -30,20 +30,71 @@ def task_cpu_ns(pid):
     return total
 
 
+def peak_rss_kib(pid):
+    """The process's own peak RSS so far (VmHWM, KiB), or None once it is gone.
+
+    Not ru_maxrss from wait4: a child started by Python (vfork or fork, then
+    exec) carries the RSS of the Python parent into its ru_maxrss (the kernel
+    keeps the peak of the address space it replaced at exec), so a 10 MiB
+    program reads as ~20 MiB. VmHWM belongs to the program's own address
+    space."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def user_sys_ticks(pid):
+    """(user, system) CPU clock ticks of the whole process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]), int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class CpuSampler(threading.Thread):
-    """Samples a process's CPU time every 5 ms: [(monotonic ns, cpu ns)]."""
+    """Samples a process every 5 ms: CPU time [(monotonic ns, cpu ns)], its
+    peak RSS (hwm_kib, the last VmHWM read: it only grows) and its user /
+    system split [(monotonic ns, user ticks, system ticks)]."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
         self.pid, self.samples, self.done = pid, [], threading.Event()
+        self.hwm_kib = None
+        self.ticks = []
 
     def run(self):
         while not self.done.is_set():
             c = task_cpu_ns(self.pid)
             if c is None:
                 break
-            self.samples.append((time.monotonic_ns(), c))
+            now = time.monotonic_ns()
+            self.samples.append((now, c))
+            hwm = peak_rss_kib(self.pid)
+            if hwm is not None:
+                self.hwm_kib = max(hwm, self.hwm_kib or 0)
+            us = user_sys_ticks(self.pid)
+            if us is not None:
+                self.ticks.append((now, us[0], us[1]))
             self.done.wait(0.005)
+
+    def user_share(self, lo_ns, hi_ns, min_ticks=20):
+        """Fraction of the CPU time between lo_ns and hi_ns spent in user
+        space, or None when the window holds fewer than min_ticks clock
+        ticks of CPU (the kernel counts in ticks: a short or idle window,
+        such as c=1, says nothing)."""
+        inside = [t for t in self.ticks if lo_ns <= t[0] <= hi_ns]
+        if len(inside) < 2:
+            return None
+        du = inside[-1][1] - inside[0][1]
+        ds = inside[-1][2] - inside[0][2]
+        return du / (du + ds) if du + ds >= min_ticks else None
 
     def cpu_at(self, t_ns):
         """CPU ns at time t_ns, interpolated between samples."""
@@ -54,12 +105,18 @@ class CpuSampler(threading.Thread):
         return None
 
 
-def steady_cpu_per_token(sampler, pairs, margin_ns=200_000_000):
-    """CPU ns per token over the middle of the decode phase, where every
-    request streams: from the last first-token + margin to the first
-    last-token - margin (setup, prompts and the report are outside)."""
+def steady_window(pairs, margin_ns=200_000_000):
+    """The middle of the decode phase, where every request streams: from the
+    last first-token + margin to the first last-token - margin (monotonic ns)."""
     lo = max(p.token_events[0][0] for p in pairs) + margin_ns
     hi = min(p.token_events[-1][0] for p in pairs) - margin_ns
+    return lo, hi
+
+
+def steady_cpu_per_token(sampler, pairs, margin_ns=200_000_000):
+    """CPU ns per token over the middle of the decode phase (steady_window:
+    setup, prompts and the report are outside)."""
+    lo, hi = steady_window(pairs, margin_ns)
     if hi - lo < 500_000_000:
         return None
     c0, c1 = sampler.cpu_at(lo), sampler.cpu_at(hi)

@@ -249,6 +249,93 @@ TEST(callback_can_stop_the_parser)
     sse_parser_free(p);
 }
 
+/* Event start offsets, "<offset>," per event, whatever the split. */
+typedef struct offsets_ctx {
+    sse_parser *p;
+    buf out;
+} offsets_ctx;
+
+static int collect_offset(void *ctx, const char *type, const char *data, size_t len)
+{
+    (void)type;
+    (void)data;
+    (void)len;
+    offsets_ctx *c = ctx;
+    buf_printf(&c->out, "%lld,", sse_parser_event_offset(c->p));
+    return 0;
+}
+
+static char *offsets_split_at(const char *s, size_t len, size_t at)
+{
+    offsets_ctx c;
+    buf_init(&c.out, 0);
+    buf_append(&c.out, "", 0);
+    c.p = sse_parser_new(0, collect_offset, &c);
+    CHECK_INT_EQ(sse_parser_event_offset(c.p), -1);
+    CHECK_INT_EQ(sse_parser_feed(c.p, s, at), SSE_OK);
+    CHECK_INT_EQ(sse_parser_feed(c.p, s + at, len - at), SSE_OK);
+    CHECK_INT_EQ(sse_parser_finish(c.p), SSE_OK);
+    sse_parser_free(c.p);
+    return buf_steal(&c.out);
+}
+
+TEST(event_offset_is_its_first_field_line_under_every_split)
+{
+    /* Offsets by hand: a comment and the blank lines before an event do
+     * not count, its "event:" / "id:" line does; the LF of a CRLF is not a
+     * blank line; the last event ends with the stream. */
+    const char *s = ": ping\n"              /* 0..6 */
+                    "\n"                    /* 7 */
+                    "data: a\n"             /* 8 */
+                    "\n"                    /* 16 */
+                    "\n"                    /* 17 */
+                    ": c\n"                 /* 18..21 */
+                    "event: e\r\n"          /* 22..31 */
+                    "data: b\r\n"           /* 32..40 */
+                    "\r\n"                  /* 41..42 */
+                    "id: 1\r"               /* 43..48 */
+                    "data: c\r"             /* 49..56 */
+                    "\r"                    /* 57 */
+                    "data: d";              /* 58.. */
+    size_t len = strlen(s);
+    for (size_t at = 0; at <= len; at++) {
+        char *got = offsets_split_at(s, len, at);
+        if (strcmp(got, "8,22,43,58,") != 0)
+            TEST_FAIL_AT_("split at %zu: offsets %s, want 8,22,43,58,", at, got);
+        free(got);
+    }
+}
+
+static int count_only(void *ctx, const char *type, const char *data, size_t len)
+{
+    (void)type;
+    (void)data;
+    (void)len;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+TEST(cr_only_stream_in_one_piece_is_read_in_linear_time)
+{
+    /* 4 MiB of CR-only events in one feed: a line search that looked for
+     * the next LF from every line would scan it 2^18 times (minutes); the
+     * parser remembers that there is none. */
+    size_t n = (size_t)1 << 18, len = n * 16;
+    char *s = malloc(len);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + i * 16, "data: 01234567\r\r", 16); /* one event per 16 bytes */
+    size_t events = 0;
+    sse_parser *p = sse_parser_new(0, count_only, &events);
+    CHECK_INT_EQ(sse_parser_feed(p, s, len), SSE_OK);
+    CHECK_INT_EQ(sse_parser_finish(p), SSE_OK);
+    CHECK_INT_EQ(events, n);
+    sse_parser_free(p);
+    free(s);
+}
+
 int main(void)
 {
     RUN(real_llamacpp_captures_every_piece_size);
@@ -258,5 +345,7 @@ int main(void)
     RUN(cr_at_piece_end_then_lf_is_one_line_end);
     RUN(line_over_cap_is_an_error_not_a_crash);
     RUN(callback_can_stop_the_parser);
+    RUN(event_offset_is_its_first_field_line_under_every_split);
+    RUN(cr_only_stream_in_one_piece_is_read_in_linear_time);
     return test_summary();
 }

@@ -334,6 +334,32 @@ static void feed_split(tb_request *r, const char *text, size_t step)
     request_stream_finish(r, 9000);
 }
 
+TEST(content_of_many_events_is_whole_and_grows_by_doubling)
+{
+    /* 3000 content events of 3 bytes each, split into reads of 7 bytes: the
+     * text comes out whole, and the buffer doubles instead of growing by
+     * each event's bytes (at most twice what it holds, at least 256). */
+    buf body;
+    buf_init(&body, 0);
+    for (int i = 0; i < 3000; i++)
+        buf_printf(&body, "data: {\"choices\":[{\"delta\":{\"content\":\"%03d\"}}]}\n\n", i % 1000);
+    buf_append_str(&body, "data: [DONE]\n\n");
+    tb_request r;
+    feed_split(&r, body.data, 7);
+    CHECK(r.error == NULL);
+    CHECK_INT_EQ(r.n_events, 3000);
+    CHECK_INT_EQ(r.total_tokens, 3000);
+    CHECK_INT_EQ(r.content_len, 9000);
+    CHECK(r.content != NULL && strlen(r.content) == 9000);
+    CHECK(r.content != NULL && memcmp(r.content, "000001002", 9) == 0);
+    CHECK(r.content != NULL && memcmp(r.content + 8991, "997998999", 9) == 0);
+    CHECK(r.content_cap > r.content_len);
+    CHECK(r.content_cap <= 2 * (r.content_len + 1));
+    CHECK_INT_EQ(r.content_cap, 16384); /* 256 doubled six times */
+    request_clear(&r);
+    buf_free(&body);
+}
+
 TEST(malformed_event_names_its_byte_offset_under_any_split)
 {
     /* The broken event starts at byte 104: 49 + 47 bytes of two events, 7 of
@@ -450,6 +476,7 @@ int main(void)
     RUN(oversize_line_is_an_error);
     RUN(real_captures_counts_equal_usage);
     RUN(malformed_event_names_its_byte_offset_under_any_split);
+    RUN(content_of_many_events_is_whole_and_grows_by_doubling);
     RUN(stream_end_and_completeness);
     RUN(error_kinds);
     return test_summary();
