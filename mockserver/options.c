@@ -21,6 +21,11 @@ static const char usage_text[] =
     "  --port-file F          write the bound port to F once accepting connections\n"
     "  --pid-file F           write the process id to F once accepting connections\n"
     "  --threads N            worker threads = max concurrent connections [1100]\n"
+    "  --emitters N           threads that write the token events of plain streams on\n"
+    "                         time (real-time scheduling when allowed, else more start\n"
+    "                         while events are late, up to 64); 0 = every stream\n"
+    "                         sleeps in its own thread [2]\n"
+    "  --no-realtime          emitter threads keep normal scheduling (for a shared box)\n"
     "  --api-key K            require 'Authorization: Bearer K' (401 otherwise)\n"
     "  --max-body-bytes N     request bodies over N bytes get 413 [67108864]\n"
     "  --max-header-bytes N   request line + headers over N bytes are refused [16384]\n"
@@ -108,6 +113,7 @@ void options_default(mock_options *o)
     o->role_chunk = ROLE_WITH_FIRST;
     o->personality = PERS_VLLM;
     o->threads = 1100;
+    o->emitters = 2;
     o->eos_at = -1;
     o->log_level = LOG_INFO;
     o->max_body_bytes = (size_t)64 << 20;
@@ -186,7 +192,7 @@ enum opt_id {
     O_ROLE_CHUNK, O_PERSONALITY, O_SEED, O_API_KEY, O_TRUTH, O_FAULT, O_LOG_LEVEL, O_QUIET,
     O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION, O_KV_BUDGET,
     O_KV_PREEMPT, O_MAX_HEADER, O_MAX_JSON_DEPTH, O_MAX_CONNECTIONS,
-    O_STARTUP_MS, O_REPLAY, O_REASONING_FIELD,
+    O_STARTUP_MS, O_REPLAY, O_REASONING_FIELD, O_EMITTERS, O_NO_REALTIME,
 };
 
 static const struct {
@@ -211,7 +217,8 @@ static const struct {
     [O_KV_PREEMPT] = {"kv-preempt", 0}, [O_MAX_HEADER] = {"max-header-bytes", 1},
     [O_MAX_JSON_DEPTH] = {"max-json-depth", 1}, [O_MAX_CONNECTIONS] = {"max-connections", 1},
     [O_STARTUP_MS] = {"startup-ms", 1}, [O_REPLAY] = {"replay", 1},
-    [O_REASONING_FIELD] = {"reasoning-field", 1},
+    [O_REASONING_FIELD] = {"reasoning-field", 1}, [O_EMITTERS] = {"emitters", 1},
+    [O_NO_REALTIME] = {"no-realtime", 0},
 };
 
 #define N_OPTS (sizeof table / sizeof table[0])
@@ -364,6 +371,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         o->api_key = v;
         break;
     case O_TRUTH: o->truth = 1; break;
+    case O_NO_REALTIME: o->no_realtime = 1; break;
     case O_FAULT: {
         char why[384];
         if (fault_parse(&o->faults, v, why, sizeof why))
@@ -382,6 +390,12 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         if (parse_long(v, 2, 100000, &l))
             return fail(err, err_len, "--threads: expected 2..100000, got '%s'", v);
         o->threads = (int)l;
+        break;
+    case O_EMITTERS:
+        if (parse_long(v, 0, OPT_MAX_EMITTERS, &l))
+            return fail(err, err_len, "--emitters: expected 0..%d threads, got '%s'",
+                        OPT_MAX_EMITTERS, v);
+        o->emitters = (int)l;
         break;
     case O_PING_MS:
         if (parse_double(v, 0, 3.6e6, &d))

@@ -14,6 +14,7 @@
 struct replay; /* mockserver/replay.h */
 
 #define OPT_MAX_MODELS 16
+#define OPT_MAX_EMITTERS 64
 
 enum role_chunk { ROLE_WITH_FIRST = 0, ROLE_EARLY = 1, ROLE_NONE = 2 };
 
@@ -53,6 +54,8 @@ typedef struct mock_options {
     const char *api_key;   /* NULL = no key required */
     int truth;
     int threads;           /* civetweb worker threads */
+    int emitters;          /* threads writing token events; 0 = each stream's own thread */
+    int no_realtime;       /* emitter threads do not ask for SCHED_FIFO */
     int64_t ping_ns;       /* 0 = no keep-alive comments */
     long eos_at;           /* -1 = never */
     int no_tokenize;

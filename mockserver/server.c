@@ -21,6 +21,7 @@
 #include "mockserver/cache.h"
 #include "mockserver/chat.h"
 #include "mockserver/emit.h"
+#include "mockserver/emitter.h"
 #include "mockserver/engine.h"
 #include "mockserver/fault.h"
 #include "mockserver/metrics.h"
@@ -44,6 +45,14 @@
 
 #define ERR_LEN 512
 
+/* A stream's producer generates events ahead of the emitter and blocks when
+ * this many are queued, until they drop to the low water: it wakes about
+ * once per (high - low) tokens instead of once per token. */
+#define EMITTER_HIGH_WATER 32
+#define EMITTER_LOW_WATER 8
+/* --emitters threads start; more join while events go out late. */
+#define EMITTER_MAX_THREADS 64
+
 struct mock_server {
     const mock_options *opts;
     struct mg_context *ctx;
@@ -51,6 +60,7 @@ struct mock_server {
     mock_cache *cache;
     truth_log *truth; /* NULL without --truth */
     mock_metrics *metrics;
+    emitter *em; /* NULL with --emitters 0: every stream sleeps in its own thread */
     int64_t origin_ns;
     int64_t ready_ns; /* --startup-ms: every route answers 503 before this */
     int port;
@@ -271,6 +281,11 @@ typedef struct play_state {
     int64_t first_token_ns, last_token_ns;
     int disconnected;
     int end_stream; /* the next write_event() also ends the chunked body */
+    /* Token events queued to the emitter instead of written here. While it is
+     * open the emitter's threads own what write_event() would touch (the
+     * truth events, first/last token times) until emitter_drain(). */
+    emitter_handle *em;
+    int em_refused; /* a push was refused: the stream failed or shutdown */
 } play_state;
 
 static void push_id(play_state *p, int64_t id)
@@ -280,6 +295,21 @@ static void push_id(play_state *p, int64_t id)
         p->gen_ids = xrealloc(p->gen_ids, p->cap_gen * sizeof *p->gen_ids);
     }
     p->gen_ids[p->n_gen++] = id;
+}
+
+/* A write of n_tokens (bytes long) returned at t_ns: the truth event, the
+ * first and last token times, the inter-token latency metric. */
+static void record_write(play_state *p, int64_t t_ns, int64_t scheduled_ns, size_t n_tokens,
+                         size_t bytes)
+{
+    truth_record_add_event(&p->rec, t_ns, scheduled_ns, n_tokens, bytes);
+    if (n_tokens) {
+        if (p->first_token_ns < 0)
+            p->first_token_ns = t_ns;
+        else
+            metrics_observe_itl(p->s->metrics, t_ns - p->last_token_ns, n_tokens);
+        p->last_token_ns = t_ns;
+    }
 }
 
 /* Writes one SSE event and records it in the truth. Returns 0 or -1. An
@@ -303,16 +333,70 @@ static int write_event(play_state *p, int64_t scheduled_ns, size_t n_tokens)
         p->disconnected = 1;
         return -1;
     }
-    int64_t t = clock_now_ns();
-    truth_record_add_event(&p->rec, t, scheduled_ns, n_tokens, p->event.len);
+    record_write(p, clock_now_ns(), scheduled_ns, n_tokens, p->event.len);
+    return 0;
+}
+
+/* The emitter's write function: one queued event, framed and recorded as
+ * write_event() does. Runs on an emitter thread; scratch is that thread's. */
+static int emitter_write(void *user, const emitter_item *it, buf *scratch)
+{
+    play_state *p = user;
+    if (send_chunk_raw(p->conn, scratch, it->data, it->len, 0, it->end))
+        return -1;
+    record_write(p, clock_now_ns(), it->scheduled_ns, it->n_tokens, it->len);
+    return 0;
+}
+
+/* write_event() through the emitter: the event is copied and queued to be
+ * written at due_ns (< 0: right after the previous one). May block while the
+ * stream's queue is full. Returns 0, or -1 when the stream failed or the
+ * server stops (nothing more should be generated). */
+static int queue_event(play_state *p, int64_t due_ns, int64_t scheduled_ns, size_t n_tokens)
+{
+    if (p->em_refused)
+        return -1;
+    if (!p->event.len) {
+        p->pending_tokens += n_tokens;
+        return 0;
+    }
     if (n_tokens) {
-        if (p->first_token_ns < 0)
-            p->first_token_ns = t;
-        else
-            metrics_observe_itl(p->s->metrics, t - p->last_token_ns, n_tokens);
-        p->last_token_ns = t;
+        n_tokens += p->pending_tokens;
+        p->pending_tokens = 0;
+    }
+    emitter_item it = {
+        .due_ns = due_ns,
+        .scheduled_ns = scheduled_ns,
+        .n_tokens = n_tokens,
+        .n_gen_after = p->n_gen,
+        .end = p->end_stream,
+        .data = xmalloc(p->event.len),
+        .len = p->event.len,
+    };
+    memcpy(it.data, p->event.data, p->event.len);
+    if (emitter_push(p->s->em, p->em, &it)) {
+        p->em_refused = 1;
+        return -1;
     }
     return 0;
+}
+
+/* Waits until the emitter wrote everything queued (or the stream failed, or
+ * the server stopped) and closes the stream; from here the handler owns its
+ * record again. Tokens that were generated but never sent are taken back so
+ * the truth, the usage and the prefix cache see what the client got. */
+static void finish_emitter(play_state *p)
+{
+    if (!p->em)
+        return;
+    int rc = emitter_drain(p->s->em, p->em);
+    size_t n_sent = p->n_gen;
+    emitter_close(p->s->em, p->em, &n_sent);
+    p->em = NULL;
+    if (rc == -1)
+        p->disconnected = 1;
+    if (rc != 0 && n_sent < p->n_gen)
+        p->n_gen = n_sent;
 }
 
 /* True when appending piece to the generated text completes a stop string. */
@@ -490,7 +574,14 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
     const fault_plan *plan = p->plan;
     enum fault_end cut = FAULT_END_NONE;
 
-    while (!p->disconnected && !stopped && !atomic_load(&s->stopping) &&
+    /* Plain streams go through the emitter; faulted ones keep their own
+     * thread, which plays the faults' timing and framing as it always did.
+     * What was written so far (headers, pings, an early role event) was
+     * direct: nothing is queued yet, so the order holds. */
+    if (s->em && req->stream && !plan->kinds && !p->disconnected)
+        p->em = emitter_open(s->em, p, p->n_gen);
+
+    while (!p->disconnected && !p->em_refused && !stopped && !atomic_load(&s->stopping) &&
            engine_play_next(s->engine, &ep, &at_ns, &n_tokens)) {
         cut = fault_end_due(plan, p->n_gen);
         if (cut != FAULT_END_NONE)
@@ -580,8 +671,12 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             buf_free(&broken);
             n_recorded = 0;
         }
-        sleep_until(s, due_ns);
-        write_event(p, scheduled_ns, n_recorded);
+        if (p->em) {
+            queue_event(p, due_ns, scheduled_ns, n_recorded);
+        } else {
+            sleep_until(s, due_ns);
+            write_event(p, scheduled_ns, n_recorded);
+        }
         first = 0;
         /* The stream only needs the text for stop strings: keep it short. */
         if (p->reasoning_text.len > 4096)
@@ -620,7 +715,7 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
              * the handler returns, without a terminating chunk. */
             mg_disable_connection_keep_alive(p->conn);
         }
-    } else if (!p->disconnected && !atomic_load(&s->stopping)) {
+    } else if (!p->disconnected && !p->em_refused && !atomic_load(&s->stopping)) {
         finish = (stopped || (eos_limited && p->n_gen >= limit)) ? "stop" : "length";
         /* llama.cpp counts the token that held a stop string, though it is not sent. */
         size_t n_reported = p->n_gen + (stopped && o->personality == PERS_LLAMACPP ? 1 : 0);
@@ -644,7 +739,10 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             size_t carried = p->pending_tokens; /* tokens never shown: counted here */
             p->pending_tokens = 0;
             p->end_stream = 1; /* the tail is never empty: it holds [DONE] */
-            write_event(p, -1, carried);
+            if (p->em)
+                queue_event(p, -1, -1, carried); /* right after the last token */
+            else
+                write_event(p, -1, carried);
         } else {
             buf_reset(&p->event);
             emit_full_body(&p->event, &p->ectx, p->reasoning_text.data, p->reasoning_text.len,
@@ -677,6 +775,7 @@ static void play(play_state *p, const int64_t *prompt_ids, size_t n_prompt, uint
             }
         }
     }
+    finish_emitter(p);
     if (p->disconnected || atomic_load(&s->stopping))
         finish = NULL;
     p->rec.finish_reason = finish;
@@ -1333,6 +1432,15 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
     s->cache = cache_new((enum cache_mode)o->cache_mode, o->parallel, o->cache_block,
                          o->cache_capacity);
     s->metrics = metrics_new();
+    if (o->emitters > 0 && !o->replay) {
+        s->em = emitter_new(o->emitters, EMITTER_MAX_THREADS, !o->no_realtime,
+                            EMITTER_HIGH_WATER, EMITTER_LOW_WATER, emitter_write);
+        if (!s->em) {
+            snprintf(err, err_len, "cannot start %d emitter threads", o->emitters);
+            server_stop(s);
+            return NULL;
+        }
+    }
     if (o->truth)
         s->truth = truth_new(TRUTH_DEFAULT_CAPACITY, origin_ns);
 
@@ -1431,6 +1539,7 @@ void server_stop(mock_server *s)
         return;
     atomic_store(&s->stopping, 1);
     engine_shutdown(s->engine);
+    emitter_shutdown(s->em); /* handlers waiting on it return */
     if (s->ctx) {
         pthread_t waker;
         int have_waker = s->port > 0 && pthread_create(&waker, NULL, stop_waker, s) == 0;
@@ -1440,6 +1549,7 @@ void server_stop(mock_server *s)
             pthread_join(waker, NULL);
         mg_exit_library();
     }
+    emitter_free(s->em); /* no handler uses it any more */
     truth_free(s->truth);
     metrics_free(s->metrics);
     cache_free(s->cache);

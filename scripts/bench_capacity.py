@@ -14,11 +14,15 @@ drives N concurrent streams at it with one tokbench burst, and prints:
 Targets: p99 lateness <= 1 ms at 2000 streams; ready within 20 ms. Exits 1
 when one is missed, 2 when a run failed.
 Usage: scripts/bench_capacity.py [--levels 500,1000,2000] [--tg 150]
+                                  [--mock-args "--emitters 0"]
+--mock-args: extra tokmock arguments (split like a shell would), added to
+every level's tokmock, e.g. "--emitters 0" for the thread-per-stream path.
 """
 import argparse
 import http.client
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -34,12 +38,13 @@ LATE_AT = 2000
 READY_MS = 20.0
 
 
-def ready_ms():
+def ready_ms(mock_args=()):
     """Spawn-to-first-200 of GET /health, polled without sleeping."""
     d = tempfile.mkdtemp(prefix="tokmock-ready-")
     port_file = os.path.join(d, "port")
     t0 = time.monotonic()
-    proc = subprocess.Popen([harness.TOKMOCK, "--port", "0", "--port-file", port_file, "--quiet"],
+    proc = subprocess.Popen([harness.TOKMOCK, "--port", "0", "--port-file", port_file, "--quiet",
+                             *mock_args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = t0 + 5.0
@@ -67,9 +72,9 @@ def vm_hwm_kib(pid):
     return 0
 
 
-def measure(n, pp, tg):
+def measure(n, pp, tg, mock_args=()):
     threads = str(n + 64)
-    with harness.Tokmock("--truth", "--quiet", "--threads", threads) as mock:
+    with harness.Tokmock("--truth", "--quiet", "--threads", threads, *mock_args) as mock:
         sampler = CpuSampler(mock.proc.pid)
         sampler.start()
         with tempfile.TemporaryDirectory() as d:
@@ -107,11 +112,15 @@ def main():
     ap.add_argument("--levels", default="500,1000,2000")
     ap.add_argument("--pp", type=int, default=32)
     ap.add_argument("--tg", type=int, default=150)
+    ap.add_argument("--mock-args", default="",
+                    help='extra tokmock arguments, e.g. "--emitters 0"')
     a = ap.parse_args()
+    mock_args = shlex.split(a.mock_args)
     levels = [int(x) for x in a.levels.split(",") if x]
-    rdy = min(ready_ms() for _ in range(3))
+    rdy = min(ready_ms(mock_args) for _ in range(3))
     print(f"# tokmock capacity: pp {a.pp}, tg {a.tg} at 50 tok/s per stream, driven by tokbench "
-          f"on the same machine; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+          f"on the same machine; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
+          f"tokmock args: {shlex.join(mock_args) if mock_args else '(defaults)'}")
     print(f"# ready (spawn to first GET /health 200, best of 3): {rdy:.1f} ms")
     hdr = (f"{'streams':>7} | {'late p50 ms':>11} | {'late p99 ms':>11} | {'late max ms':>11} | "
            f"{'µs/tok':>7} | {'RSS MiB':>7} | {'KiB/stream':>10}")
@@ -122,7 +131,7 @@ def main():
         missed.append(f"ready in {rdy:.1f} ms > {READY_MS} ms")
     for n in levels:
         t0 = time.monotonic()
-        row = measure(n, a.pp, a.tg)
+        row = measure(n, a.pp, a.tg, mock_args)
         if "error" in row:
             print(f"{n:>7} | run failed: {row['error']}")
             failed = True

@@ -33,6 +33,7 @@ TEST(defaults)
     CHECK_DBL_NEAR(o.sched.pp_rate, 1000, 0);
     CHECK_DBL_NEAR(o.sched.tg_rate, 50, 0);
     CHECK_INT_EQ(o.threads, 1100);
+    CHECK_INT_EQ(o.emitters, 2);
     CHECK_INT_EQ(o.ctx_size, 131072);
     CHECK_INT_EQ(o.cache_mode, CACHE_LCP);
     CHECK_INT_EQ(o.role_chunk, ROLE_WITH_FIRST);
@@ -139,6 +140,8 @@ TEST(refusals)
         {"--max-json-depth", "65"}, {"--max-connections", "-1"}, {"--max-header-bytes", "10"},
         {"--threads", "1"}, {"--eos-at", "0"}, {"--truth=1"}, {"--port"}, {"positional"},
         {"--unknown"}, {"--mtp", "2", "--mtp-pattern", "1"}, {"--model", ""},
+        {"--emitters", "-1"}, {"--emitters", "65"}, {"--emitters", "two"}, {"--emitters", ""},
+        {"--emitters"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mock_options o;
@@ -146,6 +149,41 @@ TEST(refusals)
         if (parse(&o, bad[i], err) != OPT_ERR || !err[0])
             TEST_FAIL_AT_("case %zu (%s) accepted", i, bad[i][0]);
     }
+}
+
+TEST(emitters)
+{
+    static const struct {
+        const char *value;
+        int want;
+    } cases[] = {{"0", 0}, {"1", 1}, {"4", 4}, {"64", 64}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mock_options o;
+        char err[256] = "";
+        const char *args[] = {"--emitters", cases[i].value, NULL};
+        CHECK_INT_EQ(parse(&o, args, err), OPT_OK);
+        CHECK_INT_EQ(o.emitters, cases[i].want);
+    }
+    mock_options o;
+    char err[256] = "";
+    const char *bad[] = {"--emitters=99", NULL};
+    CHECK_INT_EQ(parse(&o, bad, err), OPT_ERR);
+    CHECK(strstr(err, "--emitters") != NULL && strstr(err, "0..64") != NULL &&
+          strstr(err, "'99'") != NULL);
+}
+
+TEST(no_realtime)
+{
+    mock_options o;
+    char err[256] = "";
+    const char *none[] = {NULL};
+    CHECK_INT_EQ(parse(&o, none, err), OPT_OK);
+    CHECK_INT_EQ(o.no_realtime, 0);
+    const char *args[] = {"--no-realtime", NULL};
+    CHECK_INT_EQ(parse(&o, args, err), OPT_OK);
+    CHECK_INT_EQ(o.no_realtime, 1);
+    const char *bad[] = {"--no-realtime=1", NULL};
+    CHECK_INT_EQ(parse(&o, bad, err), OPT_ERR);
 }
 
 TEST(help_and_version_exit)
@@ -165,6 +203,8 @@ int main(void)
     RUN(limits_and_faults);
     RUN(personality_startup_replay);
     RUN(refusals);
+    RUN(emitters);
+    RUN(no_realtime);
     RUN(help_and_version_exit);
     return test_summary();
 }
