@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tokmock's capacity (issue #9, SPEC §2.6): how many concurrent streams it
 plays on time. For each level N it starts a fresh tokmock with --truth,
-drives N concurrent streams at it with one tokbench burst, and prints:
+drives N concurrent streams at it and prints:
 
 - emission lateness: write time minus scheduled time of every token event,
   from the truth record (ms, p50 / p99 / max);
@@ -9,11 +9,20 @@ drives N concurrent streams at it with one tokbench burst, and prints:
   5 ms) over the middle of the decode phase, divided by the tokens written
   in that window;
 - tokmock peak RSS (VmHWM) and RSS per stream;
-- readiness: time from spawn until GET /health answers 200 (first level).
+- readiness: time from spawn until GET /health answers 200 (best of 3).
+
+The load (--load) is build/loadgen by default: the lightest client we have
+(scripts/loadgen.c; one streaming request per connection, reads batched every
+50 ms, no parsing), opening the N connections evenly over --ramp-ms as load
+reaches a real server. --load tokbench drives one tokbench burst instead
+(every request at once, and tokbench's own CPU beside tokmock's). Every
+request must end with its tokens as the truth records them, or the level
+fails.
 
 Targets: p99 lateness <= 1 ms at 2000 streams; ready within 20 ms. Exits 1
 when one is missed, 2 when a run failed.
 Usage: scripts/bench_capacity.py [--levels 500,1000,2000] [--tg 150]
+                                  [--load loadgen|tokbench] [--ramp-ms 1000]
                                   [--mock-args "--emitters 0"]
 --mock-args: extra tokmock arguments (split like a shell would), added to
 every level's tokmock, e.g. "--emitters 0" for the thread-per-stream path.
@@ -33,6 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
 from benchlib import CpuSampler, pct, steady_cpu_per_token  # noqa: E402
 
+LOADGEN = os.environ.get("LOADGEN", os.path.join(ROOT, "build", "loadgen"))
 LATE_P99_MS = 1.0
 LATE_AT = 2000
 READY_MS = 20.0
@@ -72,6 +82,41 @@ def vm_hwm_kib(pid):
     return 0
 
 
+def measure_loadgen(n, pp, tg, ramp_ms, mock_args=()):
+    """One level driven by build/loadgen; the times all come from the truth."""
+    threads = str(n + 64)
+    with harness.Tokmock("--truth", "--quiet", "--threads", threads, *mock_args) as mock:
+        sampler = CpuSampler(mock.proc.pid)
+        sampler.start()
+        args = [LOADGEN, "--port", str(mock.port), "--streams", str(n), "--max-tokens", str(tg),
+                "--prompt-words", str(max(1, pp * 3 // 4)), "--ramp-ms", str(ramp_ms),
+                "--timeout", "300"]
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=600)
+        sampler.done.set()
+        sampler.join()
+        if r.returncode:
+            return {"error": f"loadgen exit {r.returncode}: "
+                             f"{(r.stdout + r.stderr).decode(errors='replace').strip()[-300:]}"}
+        hwm = vm_hwm_kib(mock.proc.pid)
+        origin, recs = harness.truth_records(mock)
+    good = [q for q in recs.values()
+            if q.get("status") == 200 and q.get("completion_tokens") == tg
+            and sum(e[1] for e in q["events"]) == tg]
+    if len(recs) != n or len(good) != n:
+        return {"error": f"{len(good)} of {n} streams complete in the truth ({len(recs)} records)"}
+    pairs = [harness.TruthPair({}, q, origin) for q in good]
+    return summarize(pairs, sampler, hwm, n)
+
+
+def summarize(pairs, sampler, hwm, n):
+    late = [(t - s) / 1e6 for p in pairs for t, _, s in p.events if s is not None]
+    cpu = steady_cpu_per_token(sampler, pairs)
+    return {"late_p50": pct(late, 50), "late_p99": pct(late, 99), "late_max": max(late),
+            "cpu_us": cpu / 1e3 if cpu is not None else float("nan"),
+            "rss_mib": hwm / 1024.0, "kib_per_stream": hwm / n}
+
+
 def measure(n, pp, tg, mock_args=()):
     threads = str(n + 64)
     with harness.Tokmock("--truth", "--quiet", "--threads", threads, *mock_args) as mock:
@@ -100,11 +145,7 @@ def measure(n, pp, tg, mock_args=()):
     pairs = [harness.TruthPair(q, recs[q["id"]], origin) for q in ok if q["id"] in recs]
     if len(pairs) != n:
         return {"error": f"{len(run['requests']) - len(ok)} failed, {len(pairs)} of {n} in truth"}
-    late = [(t - s) / 1e6 for p in pairs for t, _, s in p.events if s is not None]
-    cpu = steady_cpu_per_token(sampler, pairs)
-    return {"late_p50": pct(late, 50), "late_p99": pct(late, 99), "late_max": max(late),
-            "cpu_us": cpu / 1e3 if cpu is not None else float("nan"),
-            "rss_mib": hwm / 1024.0, "kib_per_stream": hwm / n}
+    return summarize(pairs, sampler, hwm, n)
 
 
 def main():
@@ -112,13 +153,18 @@ def main():
     ap.add_argument("--levels", default="500,1000,2000")
     ap.add_argument("--pp", type=int, default=32)
     ap.add_argument("--tg", type=int, default=150)
+    ap.add_argument("--load", choices=("loadgen", "tokbench"), default="loadgen")
+    ap.add_argument("--ramp-ms", type=int, default=1000,
+                    help="loadgen opens the N connections evenly over this long")
     ap.add_argument("--mock-args", default="",
                     help='extra tokmock arguments, e.g. "--emitters 0"')
     a = ap.parse_args()
     mock_args = shlex.split(a.mock_args)
     levels = [int(x) for x in a.levels.split(",") if x]
     rdy = min(ready_ms(mock_args) for _ in range(3))
-    print(f"# tokmock capacity: pp {a.pp}, tg {a.tg} at 50 tok/s per stream, driven by tokbench "
+    driver = (f"loadgen (connections opened over {a.ramp_ms} ms)" if a.load == "loadgen"
+              else "one tokbench burst")
+    print(f"# tokmock capacity: pp {a.pp}, tg {a.tg} at 50 tok/s per stream, driven by {driver} "
           f"on the same machine; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
           f"tokmock args: {shlex.join(mock_args) if mock_args else '(defaults)'}")
     print(f"# ready (spawn to first GET /health 200, best of 3): {rdy:.1f} ms")
@@ -131,7 +177,10 @@ def main():
         missed.append(f"ready in {rdy:.1f} ms > {READY_MS} ms")
     for n in levels:
         t0 = time.monotonic()
-        row = measure(n, a.pp, a.tg, mock_args)
+        if a.load == "loadgen":
+            row = measure_loadgen(n, a.pp, a.tg, a.ramp_ms, mock_args)
+        else:
+            row = measure(n, a.pp, a.tg, mock_args)
         if "error" in row:
             print(f"{n:>7} | run failed: {row['error']}")
             failed = True

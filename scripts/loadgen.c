@@ -1,6 +1,7 @@
 /* loadgen: the lightest load we can put on tokmock, for scripts/bench-capacity.
  *
- * Opens N connections at once, sends one streaming chat request on each and
+ * Opens N connections (at once, or spread evenly over --ramp-ms as load
+ * arrives at a real server), sends one streaming chat request on each and
  * reads the answers without parsing them, until every server has closed its
  * connection (the request says "Connection: close"). Reads are batched: the
  * program sleeps --read-interval-ms between sweeps and then drains every
@@ -36,14 +37,15 @@ typedef struct conn {
 
 typedef struct opts {
     const char *host, *path, *model;
-    int port, streams, max_tokens, prompt_words, interval_ms;
+    int port, streams, max_tokens, prompt_words, interval_ms, ramp_ms;
     double timeout_s;
 } opts;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: loadgen --port P [--host 127.0.0.1] [--streams N] [--max-tokens T]\n"
-               "               [--prompt-words W] [--read-interval-ms MS] [--timeout S]\n"
+               "               [--prompt-words W] [--ramp-ms MS] [--read-interval-ms MS]\n"
+               "               [--timeout S]\n"
                "               [--path /v1/chat/completions] [--model NAME]\n");
 }
 
@@ -89,6 +91,8 @@ static int parse_opts(int argc, char **argv, opts *o)
             bad = parse_int(v, 1, 1000000, &o->max_tokens);
         else if (!strcmp(a, "--prompt-words"))
             bad = parse_int(v, 1, 100000, &o->prompt_words);
+        else if (!strcmp(a, "--ramp-ms"))
+            bad = parse_int(v, 0, 3600000, &o->ramp_ms);
         else if (!strcmp(a, "--read-interval-ms"))
             bad = parse_int(v, 0, 10000, &o->interval_ms);
         else if (!strcmp(a, "--timeout")) {
@@ -206,6 +210,28 @@ static void drain(conn *c, int ep, char *scratch, size_t cap)
     }
 }
 
+/* Builds stream i's request and starts its non-blocking connect. Returns
+ * 0, or -1 (the stream counts as failed). */
+static int open_conn(conn *c, int i, const opts *o, const struct sockaddr_in *addr, int ep)
+{
+    c->req = build_request(o, i, &c->req_len);
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (!c->req || c->fd < 0 ||
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        (connect(c->fd, (const struct sockaddr *)addr, sizeof *addr) != 0 &&
+         errno != EINPROGRESS)) {
+        if (c->fd >= 0)
+            close(c->fd);
+        c->fd = -1;
+        c->done = -1;
+        return -1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u32 = (uint32_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -224,53 +250,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadgen: out of resources\n");
         return 1;
     }
+    for (int i = 0; i < o.streams; i++)
+        cs[i].fd = -1; /* not opened yet */
     int64_t t0 = clock_now_ns();
-    int open_fail = 0;
-    for (int i = 0; i < o.streams; i++) {
-        conn *c = &cs[i];
-        c->req = build_request(&o, i, &c->req_len);
-        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        if (!c->req || c->fd < 0) {
-            if (c->fd >= 0)
-                close(c->fd);
-            c->fd = -1;
-            c->done = -1;
-            open_fail++;
-            continue;
-        }
-        int one = 1;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS) {
-            close(c->fd);
-            c->fd = -1;
-            c->done = -1;
-            open_fail++;
-            continue;
-        }
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.u32 = (uint32_t)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-    }
-    if (open_fail)
-        fprintf(stderr, "loadgen: %d connections could not be opened\n", open_fail);
-
-    int live = o.streams - open_fail;
+    int64_t ramp_ns = (int64_t)o.ramp_ms * CLOCK_NS_PER_MS;
+    int opened = 0, open_fail = 0, live = o.streams;
     int64_t deadline = t0 + (int64_t)(o.timeout_s * 1e9);
     struct epoll_event evs[1024];
-    int64_t next_sweep = clock_now_ns();
+    int64_t next_sweep = t0;
     while (live > 0 && clock_now_ns() < deadline) {
-        /* Sending is done at once; reading waits for the next sweep. */
+        /* Connections open on their ramp times; sending is done at once;
+         * reading waits for the next sweep. */
+        int64_t now = clock_now_ns();
+        while (opened < o.streams && t0 + ramp_ns * opened / o.streams <= now) {
+            if (open_conn(&cs[opened], opened, &o, &addr, ep)) {
+                open_fail++;
+                live--;
+            }
+            opened++;
+        }
+        int64_t next_open =
+            opened < o.streams ? t0 + ramp_ns * opened / o.streams : INT64_MAX;
         int n = epoll_wait(ep, evs, 1024, 0);
         if (n == 0) {
-            next_sweep += (int64_t)o.interval_ms * CLOCK_NS_PER_MS;
-            int64_t now = clock_now_ns();
-            if (next_sweep < now)
-                next_sweep = now;
-            if (o.interval_ms > 0)
-                clock_sleep_until_ns(next_sweep);
-            else
-                n = epoll_wait(ep, evs, 1024, 100);
-            if (o.interval_ms > 0)
+            if (o.interval_ms > 0) {
+                if (next_sweep <= now)
+                    next_sweep = now + (int64_t)o.interval_ms * CLOCK_NS_PER_MS;
+                clock_sleep_until_ns(next_sweep < next_open ? next_sweep : next_open);
                 continue;
+            }
+            n = epoll_wait(ep, evs, 1024, next_open == INT64_MAX ? 100 : 1);
         }
         for (int k = 0; k < n; k++) {
             conn *c = &cs[evs[k].data.u32];
@@ -295,6 +304,8 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (open_fail)
+        fprintf(stderr, "loadgen: %d connections could not be opened\n", open_fail);
     double secs = (double)(clock_now_ns() - t0) / 1e9;
     int ok = 0, failed = 0, unfinished = 0;
     unsigned long long bytes = 0;
