@@ -24,6 +24,7 @@ Usage: scripts/bench_fidelity.py [--levels 1,32,128,512,1024] [--tg 200] [--brea
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -61,9 +62,9 @@ def run_tokbench(base_url, conc, pp, tg, out_json, seed=1661):
         "utf-8", "replace"), sampler
 
 
-def measure(level, pp, tg):
+def measure(level, pp, tg, mock_args=()):
     row = {"c": level}
-    with harness.Tokmock("--truth", "--quiet", "--seed", "7") as mock:
+    with harness.Tokmock("--truth", "--quiet", "--seed", "7", *mock_args) as mock:
         with tempfile.TemporaryDirectory() as d:
             out_json = os.path.join(d, "run.json")
             rc, cpu1, rss_kb, err, sampler = run_tokbench(mock.base_url, level, pp, tg, out_json)
@@ -153,12 +154,16 @@ def main():
     ap.add_argument("--levels", default="1,32,128,512,1024")
     ap.add_argument("--pp", type=int, default=64)
     ap.add_argument("--tg", type=int, default=200)
+    ap.add_argument("--mock-args", default="",
+                    help='extra tokmock arguments, e.g. "--no-realtime" or "--emitters 0"')
     ap.add_argument("--breakdown", action="store_true",
                     help="after each row, the user/system split of the steady CPU")
     a = ap.parse_args()
     levels = [int(x) for x in a.levels.split(",") if x]
+    mock_args = shlex.split(a.mock_args)
     print(f"# tokbench fidelity vs tokmock truth: pp {a.pp}, tg {a.tg}, one burst per level; "
-          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; tokmock args: "
+          f"{shlex.join(mock_args) if mock_args else '(defaults)'}")
     hdr = (f"{'c':>5} | {'ts p50 ms':>9} | {'ts p99 ms':>9} | {'pp err %':>8} | {'tg err %':>8} | "
            f"{'µs/tok':>7} | {'µs/tok all':>10} | {'RSS MiB':>7} | {'mock late p99 ms':>16} | "
            f"{'1st resp p99':>12} | {'last tok p99':>12}")
@@ -168,7 +173,7 @@ def main():
     failed = False
     for c in levels:
         t0 = time.monotonic()
-        row = measure(c, a.pp, a.tg)
+        row = measure(c, a.pp, a.tg, mock_args)
         if "error" in row:
             print(f"{c:>5} | run failed: {row['error']}")
             failed = True
