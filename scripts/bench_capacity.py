@@ -21,7 +21,7 @@ fails.
 
 Targets: p99 lateness <= 1 ms at 2000 streams; ready within 20 ms. Exits 1
 when one is missed, 2 when a run failed.
-Usage: scripts/bench_capacity.py [--levels 500,1000,2000] [--tg 150]
+Usage: scripts/bench_capacity.py [--levels 500,1000,2000] [--tg 250]
                                   [--load loadgen|tokbench] [--ramp-ms 1000]
                                   [--mock-args "--emitters 0"]
 --mock-args: extra tokmock arguments (split like a shell would), added to
@@ -152,7 +152,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--levels", default="500,1000,2000")
     ap.add_argument("--pp", type=int, default=32)
-    ap.add_argument("--tg", type=int, default=150)
+    ap.add_argument("--tg", type=int, default=250)
     ap.add_argument("--load", choices=("loadgen", "tokbench"), default="loadgen")
     ap.add_argument("--ramp-ms", type=int, default=1000,
                     help="loadgen opens the N connections evenly over this long")
