@@ -513,6 +513,31 @@ static int next_member(lexer *lx, int *first, key *k)
     return 1;
 }
 
+/* Inside an array (after '[' or after an element): 1 when an element
+ * follows (lx at its first byte), 0 after the closing ']', -1 on malformed
+ * input (a missing comma, a comma before ']', the end of the input). */
+static int next_element(lexer *lx, int *first)
+{
+    skip_ws(lx);
+    if (lx->p >= lx->end)
+        return -1;
+    if (*lx->p == ']') {
+        lx->p++;
+        lx->depth--;
+        return 0;
+    }
+    if (!*first) {
+        if (*lx->p != ',')
+            return -1;
+        lx->p++;
+        skip_ws(lx);
+        if (lx->p >= lx->end || *lx->p == ']')
+            return -1;
+    }
+    *first = 0;
+    return 1;
+}
+
 /* A key we look for, with its length. */
 typedef struct name {
     const char *text;
@@ -604,27 +629,15 @@ static int array_length(lexer *lx, int32_t *out)
     if (open_container(lx))
         return -1;
     int32_t n = 0;
-    skip_ws(lx);
-    if (is_at(lx, ']')) {
-        lx->p++;
-        lx->depth--;
-        return *out = 0, 0;
-    }
-    for (;;) {
-        skip_ws(lx);
+    int first = 1, more;
+    while ((more = next_element(lx, &first)) > 0) {
         if (skip_value(lx))
             return -1;
         if (n < INT32_MAX)
             n++;
-        skip_ws(lx);
-        if (is_at(lx, ']'))
-            break;
-        if (!is_at(lx, ','))
-            return -1;
-        lx->p++;
     }
-    lx->p++;
-    lx->depth--;
+    if (more < 0)
+        return -1;
     *out = n;
     return 0;
 }
@@ -751,24 +764,14 @@ static int walk_tool_calls(lexer *lx, size_t *out)
         return skip_value(lx);
     if (open_container(lx))
         return -1;
-    skip_ws(lx);
-    if (!is_at(lx, ']')) {
-        for (;;) {
-            skip_ws(lx);
-            int rc = is_at(lx, '{') ? walk_tool_call(lx, &bytes) : skip_value(lx);
-            if (rc)
-                return -1;
-            calls++;
-            skip_ws(lx);
-            if (is_at(lx, ']'))
-                break;
-            if (!is_at(lx, ','))
-                return -1;
-            lx->p++;
-        }
+    int first = 1, more;
+    while ((more = next_element(lx, &first)) > 0) {
+        if (is_at(lx, '{') ? walk_tool_call(lx, &bytes) : skip_value(lx))
+            return -1;
+        calls++;
     }
-    lx->p++;
-    lx->depth--;
+    if (more < 0)
+        return -1;
     *out = bytes == 0 && calls > 0 ? 1 : bytes;
     return 0;
 }
@@ -845,14 +848,8 @@ static int walk_choices(lexer *lx, facts *f)
         return skip_value(lx);
     if (open_container(lx))
         return -1;
-    skip_ws(lx);
-    if (is_at(lx, ']')) {
-        lx->p++;
-        lx->depth--;
-        return 0;
-    }
-    for (int n = 0;; n++) {
-        skip_ws(lx);
+    int first = 1, more;
+    for (int n = 0; (more = next_element(lx, &first)) > 0; n++) {
         int rc;
         if (n > 0)
             rc = skip_value(lx);
@@ -862,16 +859,8 @@ static int walk_choices(lexer *lx, facts *f)
             rc = (f->choices = CH_FIRST_NOT_OBJECT, skip_value(lx));
         if (rc)
             return -1;
-        skip_ws(lx);
-        if (is_at(lx, ']'))
-            break;
-        if (!is_at(lx, ','))
-            return -1;
-        lx->p++;
     }
-    lx->p++;
-    lx->depth--;
-    return 0;
+    return more < 0 ? -1 : 0;
 }
 
 /* {"error": {...}}: its first "message", when a string. */
