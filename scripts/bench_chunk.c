@@ -41,33 +41,15 @@ static void add_event(events *e, const char *json, size_t len)
     e->bytes += len;
 }
 
-/* The data of each SSE event (lines joined by "\n") that is a JSON object. */
+static void add_event_cb(void *ctx, const char *json, size_t len)
+{
+    add_event(ctx, json, len);
+}
+
+/* The data of each SSE event that is a JSON object (tests/fixture.h). */
 static void add_sse(events *e, const char *body, size_t len)
 {
-    buf data;
-    buf_init(&data, 0);
-    int lines = 0;
-    for (size_t i = 0; i <= len;) {
-        size_t j = i;
-        while (j < len && body[j] != '\n')
-            j++;
-        size_t n = j - i;
-        if (n && body[i + n - 1] == '\r')
-            n--;
-        if (n == 0) {
-            if (lines && data.len && data.data[0] == '{')
-                add_event(e, data.data, data.len);
-            data.len = 0;
-            lines = 0;
-        } else if (n >= 5 && memcmp(body + i, "data:", 5) == 0) {
-            size_t skip = n > 5 && body[i + 5] == ' ' ? 6 : 5;
-            if (lines++)
-                buf_append(&data, "\n", 1);
-            buf_append(&data, body + i + skip, n - skip);
-        }
-        i = j + 1;
-    }
-    buf_free(&data);
+    test_each_sse_json(body, len, add_event_cb, e);
 }
 
 typedef int (*parse_fn)(const char *, size_t, chunk_info *);

@@ -50,38 +50,22 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* Each SSE event of body whose data is JSON: data lines joined by "\n",
- * CR before LF dropped, one space after "data:" dropped. */
+/* Each SSE event of body whose data is JSON (tests/fixture.h splits them). */
+typedef struct sse_ctx {
+    const char *where;
+    tally *t;
+} sse_ctx;
+
+static void compare_event(void *ctx, const char *json, size_t len)
+{
+    sse_ctx *c = ctx;
+    compare_one(json, len, c->where, c->t);
+}
+
 static void compare_sse(const char *body, size_t len, const char *where, tally *t)
 {
-    buf data;
-    buf_init(&data, 0);
-    int lines = 0;
-    size_t i = 0;
-    while (i <= len) {
-        size_t j = i;
-        while (j < len && body[j] != '\n')
-            j++;
-        size_t n = j - i;
-        if (n && body[i + n - 1] == '\r')
-            n--;
-        if (n == 0) { /* blank line (or the end): dispatch */
-            size_t k = 0;
-            while (k < data.len && (data.data[k] == ' ' || data.data[k] == '\n'))
-                k++;
-            if (lines && k < data.len && data.data[k] == '{')
-                compare_one(data.data + k, data.len - k, where, t);
-            data.len = 0;
-            lines = 0;
-        } else if (n >= 5 && memcmp(body + i, "data:", 5) == 0) {
-            size_t skip = n > 5 && body[i + 5] == ' ' ? 6 : 5;
-            if (lines++)
-                buf_append(&data, "\n", 1);
-            buf_append(&data, body + i + skip, n - skip);
-        }
-        i = j + 1;
-    }
-    buf_free(&data);
+    sse_ctx c = {where, t};
+    test_each_sse_json(body, len, compare_event, &c);
 }
 
 /* Every *.body.sse / *.body.json in the first of dirs that opens (paths
