@@ -208,7 +208,6 @@ static cJSON *fetch_json(suite *s, const char *url, const char *body, long *stat
     return out;
 }
 
-/* GET {base}/models: exactly one model -> use it (SPEC §2.1). */
 /* Asks GET {base}/models once; detect_model and detect_server read the answer. */
 static void fetch_models(suite *s)
 {
@@ -230,6 +229,7 @@ static void fetch_models(suite *s)
     buf_free(&url);
 }
 
+/* GET {base}/models: exactly one model -> use it (SPEC §2.1). */
 static int detect_model(suite *s)
 {
     buf url;
