@@ -169,11 +169,12 @@ def limits():
               "s3cret" not in m.read_log(), "key found in the log")
 
         # Two requests in flight fill --max-connections 2: the third gets 503.
+        # 300 tokens at 50 tok/s hold them for 6 s, room enough under valgrind.
         conns = []
         for _ in range(2):
             c = m.conn()
             c.request("POST", "/v1/chat/completions",
-                      body=json.dumps(dict(GOOD, max_tokens=60, stream=True)),
+                      body=json.dumps(dict(GOOD, max_tokens=300, stream=True)),
                       headers=dict(auth, **{"Content-Type": "application/json"}))
             r = c.getresponse()
             r.readline()  # the stream has started: its handler is in flight
