@@ -33,7 +33,7 @@ PROGRAMS := $(if $(wildcard mockserver/main.c),$(BUILD)/tokmock) $(if $(wildcard
 .SECONDARY:
 .PHONY: all deps run test unit check asan coverage lint clean fuzz fuzz-build fuzz-targets \
         valgrind install uninstall
-all: $(PROGRAMS) $(UNIT_BIN) $(BUILD)/loadgen
+all: $(PROGRAMS) $(UNIT_BIN) $(BUILD)/loadgen $(BUILD)/bench_floor
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -61,6 +61,10 @@ $(BUILD)/tokbench: $(BUILD)/client/main.o $(BUILD)/libclient.a $(BUILD)/libcommo
 # but the clock.
 $(BUILD)/loadgen: $(BUILD)/scripts/loadgen.o $(BUILD)/libcommon.a
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
+# The kernel-floor benchmark (scripts/bench_floor.c): our clock and nothing
+# beyond libc and pthread.
+$(BUILD)/bench_floor: $(BUILD)/scripts/bench_floor.o $(BUILD)/libcommon.a
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ -lpthread
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(LDLIBS)
 
