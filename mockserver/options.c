@@ -26,6 +26,8 @@ static const char usage_text[] =
     "                         while events are late, up to 64); 0 = every stream\n"
     "                         sleeps in its own thread [2]\n"
     "  --no-realtime          emitter threads keep normal scheduling (for a shared box)\n"
+    "  --yield-cpu            request threads run SCHED_IDLE, so a client on this\n"
+    "                         machine gets the CPU first (tokmock runs later instead)\n"
     "  --api-key K            require 'Authorization: Bearer K' (401 otherwise)\n"
     "  --max-body-bytes N     request bodies over N bytes get 413 [67108864]\n"
     "  --max-header-bytes N   request line + headers over N bytes are refused [16384]\n"
@@ -192,7 +194,7 @@ enum opt_id {
     O_ROLE_CHUNK, O_PERSONALITY, O_SEED, O_API_KEY, O_TRUTH, O_FAULT, O_LOG_LEVEL, O_QUIET,
     O_THREADS, O_PING_MS, O_EOS_AT, O_NO_TOKENIZE, O_MAX_BODY, O_HELP, O_VERSION, O_KV_BUDGET,
     O_KV_PREEMPT, O_MAX_HEADER, O_MAX_JSON_DEPTH, O_MAX_CONNECTIONS,
-    O_STARTUP_MS, O_REPLAY, O_REASONING_FIELD, O_EMITTERS, O_NO_REALTIME,
+    O_STARTUP_MS, O_REPLAY, O_REASONING_FIELD, O_EMITTERS, O_NO_REALTIME, O_YIELD_CPU,
 };
 
 static const struct {
@@ -218,7 +220,7 @@ static const struct {
     [O_MAX_JSON_DEPTH] = {"max-json-depth", 1}, [O_MAX_CONNECTIONS] = {"max-connections", 1},
     [O_STARTUP_MS] = {"startup-ms", 1}, [O_REPLAY] = {"replay", 1},
     [O_REASONING_FIELD] = {"reasoning-field", 1}, [O_EMITTERS] = {"emitters", 1},
-    [O_NO_REALTIME] = {"no-realtime", 0},
+    [O_NO_REALTIME] = {"no-realtime", 0}, [O_YIELD_CPU] = {"yield-cpu", 0},
 };
 
 #define N_OPTS (sizeof table / sizeof table[0])
@@ -372,6 +374,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         break;
     case O_TRUTH: o->truth = 1; break;
     case O_NO_REALTIME: o->no_realtime = 1; break;
+    case O_YIELD_CPU: o->yield_cpu = 1; break;
     case O_FAULT: {
         char why[384];
         if (fault_parse(&o->faults, v, why, sizeof why))

@@ -56,6 +56,7 @@ typedef struct mock_options {
     int threads;           /* civetweb worker threads */
     int emitters;          /* threads writing token events; 0 = each stream's own thread */
     int no_realtime;       /* emitter threads do not ask for SCHED_FIFO */
+    int yield_cpu;         /* civetweb's request threads run SCHED_IDLE */
     int64_t ping_ns;       /* 0 = no keep-alive comments */
     long eos_at;           /* -1 = never */
     int no_tokenize;

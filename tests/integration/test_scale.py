@@ -13,6 +13,7 @@ TOKTEST_SLOW; lower bounds never do.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (SLOW, Tokmock, TruthPair, bench_json, benchmark_rows, check,  # noqa: E402
@@ -96,5 +97,41 @@ def scenario_256():
           f"{q(errs_last, .99):.2f} ms; tokmock lateness p50 {q(late, .5):.2f} ms p99 "
           f"{q(late, .99):.2f} ms", flush=True)
 
+
+SCHED_OTHER, SCHED_FIFO, SCHED_IDLE = 0, 1, 5
+
+
+def thread_policies(pid, want_idle):
+    """The scheduling policy of each of pid's threads (field 41 of stat).
+    A request thread sets its own policy when it starts, which may be just
+    after the port file is written: read again (up to 5 s) until want_idle
+    threads are SCHED_IDLE."""
+    deadline = time.monotonic() + 5.0 * SLOW
+    while True:
+        out = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                out.append(int(f.read().rsplit(")", 1)[1].split()[38]))
+        if out.count(SCHED_IDLE) >= want_idle or time.monotonic() > deadline:
+            return out
+        time.sleep(0.02)
+
+
+def scheduling():
+    """With --yield-cpu civetweb's request threads run SCHED_IDLE, so the
+    client under test keeps the CPU through a burst; no other thread of
+    tokmock does. By default they keep normal scheduling."""
+    with Tokmock("--threads", "8", "--yield-cpu") as mock:
+        pol = thread_policies(mock.proc.pid, 8)
+        check("sched_yield_request_threads", pol.count(SCHED_IDLE) == 8, f"policies {pol}")
+        check("sched_yield_others_normal", pol.count(SCHED_OTHER) >= 2, f"policies {pol}")
+    with Tokmock("--threads", "8") as mock:
+        time.sleep(0.2 * SLOW)  # the request threads have started by now
+        pol = thread_policies(mock.proc.pid, 0)
+        check("sched_default_normal", SCHED_IDLE not in pol and pol.count(SCHED_OTHER) >= 10,
+              f"policies {pol}")
+
+
 run_scenario("c256", scenario_256)
+run_scenario("scheduling", scheduling)
 finish()

@@ -172,18 +172,28 @@ TEST(emitters)
           strstr(err, "'99'") != NULL);
 }
 
-TEST(no_realtime)
+/* The two scheduling switches: off by default, no value taken. */
+TEST(scheduling_switches)
 {
     mock_options o;
     char err[256] = "";
     const char *none[] = {NULL};
     CHECK_INT_EQ(parse(&o, none, err), OPT_OK);
     CHECK_INT_EQ(o.no_realtime, 0);
-    const char *args[] = {"--no-realtime", NULL};
-    CHECK_INT_EQ(parse(&o, args, err), OPT_OK);
+    CHECK_INT_EQ(o.yield_cpu, 0);
+    const char *rt[] = {"--no-realtime", NULL};
+    CHECK_INT_EQ(parse(&o, rt, err), OPT_OK);
     CHECK_INT_EQ(o.no_realtime, 1);
+    CHECK_INT_EQ(o.yield_cpu, 0);
+    const char *yield[] = {"--yield-cpu", NULL};
+    CHECK_INT_EQ(parse(&o, yield, err), OPT_OK);
+    CHECK_INT_EQ(o.no_realtime, 0);
+    CHECK_INT_EQ(o.yield_cpu, 1);
     const char *bad[] = {"--no-realtime=1", NULL};
     CHECK_INT_EQ(parse(&o, bad, err), OPT_ERR);
+    const char *bad2[] = {"--yield-cpu=yes", NULL};
+    CHECK_INT_EQ(parse(&o, bad2, err), OPT_ERR);
+    CHECK(strstr(err, "--yield-cpu") != NULL);
 }
 
 TEST(help_and_version_exit)
@@ -204,7 +214,7 @@ int main(void)
     RUN(personality_startup_replay);
     RUN(refusals);
     RUN(emitters);
-    RUN(no_realtime);
+    RUN(scheduling_switches);
     RUN(help_and_version_exit);
     return test_summary();
 }
