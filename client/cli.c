@@ -37,7 +37,7 @@ enum field {
     F_EXIT_FAIL, F_NO_RESULTS, F_EXTRA, F_EXACT_TG, F_PROGRESS, F_SEED, F_TIMEOUT,
     F_LOGLEVEL, F_QUIET, F_HELP, F_VERSION, F_PCTS, F_RATE, F_BURST, F_MAXCONC, F_DURATION,
     F_NUMREQ, F_SLO, F_CI, F_TGTOL, F_MONPID, F_REQ_TIMEOUT, F_HTML, F_HISTORY, F_LABEL,
-    F_REGRESS, F_PROM, F_PROGRESS_TTY, F_RECORD, F_SERVER_KIND, F_SERVER_COLS,
+    F_REGRESS, F_PROM, F_PROGRESS_TTY, F_RECORD, F_SERVER_KIND, F_SERVER_COLS, F_REALTIME,
 };
 
 typedef struct opt_spec {
@@ -163,6 +163,10 @@ static const opt_spec specs[] = {
     {"--server-columns", K_TRUE, F_SERVER_COLS, NULL,
      "add a 'server t/s' column to the table: the server's own pp / tg rate from llama.cpp "
      "timings (empty when the server reports none)"},
+    {"--realtime", K_TRUE, F_REALTIME, NULL,
+     "read responses at real-time priority (SCHED_FIFO 2) when the system allows it (root "
+     "or RLIMIT_RTPRIO), so other work on this machine, such as a local server, cannot "
+     "delay the timestamps; a warning when refused"},
     {"--help", K_HELP, F_HELP, NULL, "show this help and exit"},
     {"--version", K_VERSION, F_VERSION, NULL, "print the version and exit"},
 };
@@ -544,6 +548,7 @@ static int apply(const opt_spec *s, const char *inline_value, int argc, char **a
         case F_EXACT_TG: o->exact_tg = v; break;
         case F_CI: o->ci = v; break;
         case F_SERVER_COLS: o->server_columns = v; break;
+        case F_REALTIME: o->realtime = v; break;
         default: break;
         }
         return CLI_OK;

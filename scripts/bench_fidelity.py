@@ -20,6 +20,7 @@ split of that steady-window CPU and wait4's ru_maxrss for comparison.
 
 Exits 1 when a target of SPEC §2.6 is missed, 2 when a run failed.
 Usage: scripts/bench_fidelity.py [--levels 1,32,128,512,1024] [--tg 200] [--breakdown]
+       [--mock-args=ARGS] [--tokbench-args=ARGS] (the = form: ARGS start with --)
 """
 import argparse
 import json
@@ -43,12 +44,13 @@ TARGETS = {
 }
 
 
-def run_tokbench(base_url, conc, pp, tg, out_json, seed=1661):
+def run_tokbench(base_url, conc, pp, tg, out_json, seed=1661, extra=()):
     """Runs one burst; returns (exit status, CPU seconds, max RSS KiB, stderr, sampler)."""
     args = [harness.TOKBENCH, "--base-url", base_url + "/v1", "--pp", str(pp), "--tg", str(tg),
             "--concurrency", str(conc), "--runs", "1", "--no-warmup", "--no-adapt-prompt",
             "--skip-coherence", "--latency-mode", "none", "--format", "json",
-            "--save-result", out_json, "--timeout", "120", "--quiet", "--progress", "off", "--seed", str(seed)]
+            "--save-result", out_json, "--timeout", "120", "--quiet", "--progress", "off", "--seed", str(seed),
+            *extra]
     err = tempfile.TemporaryFile()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
     sampler = CpuSampler(proc.pid)
@@ -62,12 +64,13 @@ def run_tokbench(base_url, conc, pp, tg, out_json, seed=1661):
         "utf-8", "replace"), sampler
 
 
-def measure(level, pp, tg, mock_args=()):
+def measure(level, pp, tg, mock_args=(), bench_args=()):
     row = {"c": level}
     with harness.Tokmock("--truth", "--quiet", "--seed", "7", *mock_args) as mock:
         with tempfile.TemporaryDirectory() as d:
             out_json = os.path.join(d, "run.json")
-            rc, cpu1, rss_kb, err, sampler = run_tokbench(mock.base_url, level, pp, tg, out_json)
+            rc, cpu1, rss_kb, err, sampler = run_tokbench(mock.base_url, level, pp, tg, out_json,
+                                                          extra=bench_args)
             if rc:
                 row["error"] = f"tokbench exit {rc}: {err.strip()[-300:]}"
                 return row
@@ -156,14 +159,18 @@ def main():
     ap.add_argument("--tg", type=int, default=200)
     ap.add_argument("--mock-args", default="",
                     help='extra tokmock arguments, e.g. "--no-realtime" or "--emitters 0"')
+    ap.add_argument("--tokbench-args", default="",
+                    help='extra tokbench arguments, e.g. "--realtime"')
     ap.add_argument("--breakdown", action="store_true",
                     help="after each row, the user/system split of the steady CPU")
     a = ap.parse_args()
     levels = [int(x) for x in a.levels.split(",") if x]
     mock_args = shlex.split(a.mock_args)
+    bench_args = shlex.split(a.tokbench_args)
     print(f"# tokbench fidelity vs tokmock truth: pp {a.pp}, tg {a.tg}, one burst per level; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; tokmock args: "
-          f"{shlex.join(mock_args) if mock_args else '(defaults)'}")
+          f"{shlex.join(mock_args) if mock_args else '(defaults)'}; tokbench args: "
+          f"{shlex.join(bench_args) if bench_args else '(defaults)'}")
     hdr = (f"{'c':>5} | {'ts p50 ms':>9} | {'ts p99 ms':>9} | {'pp err %':>8} | {'tg err %':>8} | "
            f"{'µs/tok':>7} | {'µs/tok all':>10} | {'RSS MiB':>7} | {'mock late p99 ms':>16} | "
            f"{'1st resp p99':>12} | {'last tok p99':>12}")
@@ -173,7 +180,7 @@ def main():
     failed = False
     for c in levels:
         t0 = time.monotonic()
-        row = measure(c, a.pp, a.tg, mock_args)
+        row = measure(c, a.pp, a.tg, mock_args, bench_args)
         if "error" in row:
             print(f"{c:>5} | run failed: {row['error']}")
             failed = True

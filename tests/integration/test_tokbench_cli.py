@@ -7,6 +7,7 @@ report shapes, and bad usage.
 """
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -235,6 +236,7 @@ def main():
 
     scenario_signals()
     scenario_secrets()
+    scenario_realtime()
     finish()
 
 
@@ -353,6 +355,56 @@ def scenario_secrets():
         leaks = [t[max(0, t.find(s) - 60):t.find(s) + 40] for t in texts for s in (key, password)
                  if s in t]
         check("secrets_never_printed", not leaks and len(texts) == 8, f"leaked: {leaks[:2]}")
+
+
+def thread_policy(pid):
+    """Scheduling policy of pid's main thread (field 41 of stat), or None."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[38])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def no_rtprio():
+    resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
+
+
+def scenario_realtime():
+    """--realtime: the reading thread runs SCHED_FIFO 2 when allowed (this
+    suite runs as root in CI) and the run is otherwise the same; without
+    CAP_SYS_NICE and with RLIMIT_RTPRIO 0 it is refused with a warning and
+    the run still completes at normal priority."""
+    args = ["--pp", "16", "--tg", "40", "--runs", "1", "--progress", "off", *FAST]
+    with Tokmock() as mock:
+        url = mock.base_url + "/v1"
+        allowed = os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 2
+        if allowed:
+            p = subprocess.Popen([TOKBENCH, "--base-url", url, "--realtime", *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL)
+            seen = set()
+            while p.poll() is None:
+                pol = thread_policy(p.pid)
+                if pol is not None:
+                    seen.add(pol)
+                time.sleep(0.01)
+            out, err = p.communicate(timeout=60 * SLOW)
+            err = err.decode("utf-8", "replace")
+            check("realtime_granted_sched_fifo",
+                  p.returncode == 0 and 1 in seen and "SCHED_FIFO priority 2" in err
+                  and "tg40" in out.decode(), f"rc={p.returncode} policies={seen} {err[-300:]}")
+        # Refused: no CAP_SYS_NICE (dropped from the bounding set when root)
+        # and no real-time rlimit.
+        cmd = [TOKBENCH, "--base-url", url, "--realtime", *args]
+        if os.geteuid() == 0:
+            cmd = ["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"] + cmd
+        p = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL,
+                           preexec_fn=no_rtprio, timeout=60 * SLOW)
+        err = p.stderr.decode("utf-8", "replace")
+        check("realtime_refused_warns_and_runs",
+              p.returncode == 0 and "--realtime refused" in err and "tg40" in p.stdout.decode(),
+              f"rc={p.returncode} {err[-300:]}")
 
 
 if __name__ == "__main__":

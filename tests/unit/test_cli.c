@@ -38,7 +38,7 @@ TEST(defaults_match_llama_benchy)
     CHECK_INT_EQ(o.format, CLI_FORMAT_MD);
     CHECK(o.adapt_prompt);
     CHECK(!o.no_cache && !o.no_warmup && !o.skip_coherence && !o.enable_prefix_caching);
-    CHECK(!o.exit_on_first_fail && !o.no_results_on_fail && !o.exact_tg);
+    CHECK(!o.exit_on_first_fail && !o.no_results_on_fail && !o.exact_tg && !o.realtime);
     CHECK_INT_EQ(cJSON_GetArraySize(o.extra_body), 0);
     CHECK(o.timeout_s == 600.0);
     CHECK(o.seed == CLI_DEFAULT_SEED);
@@ -52,7 +52,7 @@ TEST(lists_and_flags)
                        "0", "2048", "4096", "--concurrency", "1", "4", "--runs", "2",
                        "--no-adapt-prompt", "--latency-mode", "generation", "--format", "json",
                        "--no-results-on-fail", "--enable-prefix-caching", "--no-cache",
-                       "--exact-tg", "--model", "m", "--served-model-name", "s"),
+                       "--exact-tg", "--model", "m", "--served-model-name", "s", "--realtime"),
                  CLI_OK);
     CHECK_INT_EQ(o.pp.n, 2);
     CHECK_INT_EQ(o.pp.v[1], 1024);
@@ -64,7 +64,7 @@ TEST(lists_and_flags)
     CHECK_INT_EQ(o.latency_mode, CLI_LATENCY_GENERATION);
     CHECK_INT_EQ(o.format, CLI_FORMAT_JSON);
     CHECK(o.no_results_on_fail && o.exit_on_first_fail);
-    CHECK(o.enable_prefix_caching && o.no_cache && o.exact_tg);
+    CHECK(o.enable_prefix_caching && o.no_cache && o.exact_tg && o.realtime);
     CHECK_STR_EQ(o.model, "m");
     CHECK_STR_EQ(o.served_model_name, "s");
     cli_options_free(&o);
