@@ -93,7 +93,8 @@ typedef struct cli_options {
     char *record_dir;        /* --record DIR */
     enum cli_server_kind server_kind; /* --server-kind */
     bool server_columns;     /* --server-columns: the server's own t/s in the table */
-    bool realtime;           /* --realtime: the reading thread asks for SCHED_FIFO */
+    bool realtime;           /* --realtime: the reading thread asks for SCHED_FIFO;
+                                main() clears it when refused */
 } cli_options;
 
 enum {

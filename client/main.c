@@ -32,18 +32,20 @@ static void raise_fd_limit(void)
  * neither a local server nor a co-located tokmock delays a stamp; the
  * kernel's real-time throttling still leaves 5 % of each second to others.
  * The thread sleeps in epoll between reads, so it only runs when data came. */
-static void ask_realtime(void)
+static bool ask_realtime(void)
 {
     struct sched_param sp;
     memset(&sp, 0, sizeof sp);
     sp.sched_priority = sched_get_priority_min(SCHED_FIFO) + 1;
     int rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-    if (rc == 0)
+    if (rc == 0) {
         log_info("--realtime: reading at SCHED_FIFO priority %d", sp.sched_priority);
-    else
-        log_warn("--realtime refused (%s; needs root or RLIMIT_RTPRIO >= %d): timestamps are "
-                 "read at normal priority",
-                 strerror(rc), sp.sched_priority);
+        return true;
+    }
+    log_warn("--realtime refused (%s; needs root or RLIMIT_RTPRIO >= %d): timestamps are "
+             "read at normal priority",
+             strerror(rc), sp.sched_priority);
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -77,7 +79,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     if (opts.realtime)
-        ask_realtime();
+        opts.realtime = ask_realtime(); /* the report says what was granted */
 
     /* The one wall-clock reading, for the report's date and progress "ts";
      * every measurement uses CLOCK_MONOTONIC. */

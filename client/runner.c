@@ -1346,6 +1346,8 @@ static void set_metadata(suite *s)
     else
         cJSON_AddNullToObject(x, "num_requests");
     s->res.server_columns = s->o->server_columns;
+    /* Whether the stamps were read at real-time priority (--realtime granted). */
+    cJSON_AddBoolToObject(x, "realtime", s->o->realtime);
     if (s->o->n_percentiles) { /* so `tokbench report` can rebuild the columns */
         cJSON *pc = cJSON_AddArrayToObject(x, "percentiles");
         for (size_t i = 0; i < s->o->n_percentiles; i++)

@@ -375,7 +375,16 @@ def scenario_realtime():
     suite runs as root in CI) and the run is otherwise the same; without
     CAP_SYS_NICE and with RLIMIT_RTPRIO 0 it is refused with a warning and
     the run still completes at normal priority."""
-    args = ["--pp", "16", "--tg", "40", "--runs", "1", "--progress", "off", *FAST]
+    args = ["--pp", "16", "--tg", "40", "--runs", "1", "--progress", "off", "--format", "json",
+            *FAST]
+
+    def report(out):
+        """(realtime flag, tg of the run) from the JSON report, or None."""
+        try:
+            data = json.loads(out)
+            return data.get("realtime"), [b["response_size"] for b in data["benchmarks"]]
+        except (ValueError, KeyError, TypeError):
+            return None
     with Tokmock() as mock:
         url = mock.base_url + "/v1"
         allowed = os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= 2
@@ -391,9 +400,11 @@ def scenario_realtime():
                 time.sleep(0.01)
             out, err = p.communicate(timeout=60 * SLOW)
             err = err.decode("utf-8", "replace")
+            got = report(out.decode("utf-8", "replace"))
             check("realtime_granted_sched_fifo",
                   p.returncode == 0 and 1 in seen and "SCHED_FIFO priority 2" in err
-                  and "tg40" in out.decode(), f"rc={p.returncode} policies={seen} {err[-300:]}")
+                  and got == (True, [40]), f"rc={p.returncode} policies={seen} report={got} "
+                  f"{err[-300:]}")
         # Refused: no CAP_SYS_NICE (dropped from the bounding set when root)
         # and no real-time rlimit.
         cmd = [TOKBENCH, "--base-url", url, "--realtime", *args]
@@ -402,9 +413,10 @@ def scenario_realtime():
         p = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL,
                            preexec_fn=no_rtprio, timeout=60 * SLOW)
         err = p.stderr.decode("utf-8", "replace")
+        got = report(p.stdout.decode("utf-8", "replace"))
         check("realtime_refused_warns_and_runs",
-              p.returncode == 0 and "--realtime refused" in err and "tg40" in p.stdout.decode(),
-              f"rc={p.returncode} {err[-300:]}")
+              p.returncode == 0 and "--realtime refused" in err and got == (False, [40]),
+              f"rc={p.returncode} report={got} {err[-300:]}")
 
 
 if __name__ == "__main__":
