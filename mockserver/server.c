@@ -71,6 +71,10 @@ struct mock_server {
     _Atomic int in_flight; /* requests counted by --max-connections */
     _Atomic int stopping;
     _Atomic int stopped;
+    /* Streams whose last byte is written but whose truth record is not
+     * stored yet: a client that read [DONE] may ask for the record sooner
+     * than the handler thread gets to store it (see wait_records()). */
+    _Atomic int settling;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -289,7 +293,16 @@ typedef struct play_state {
      * truth events, first/last token times) until emitter_drain(). */
     emitter_handle *em;
     int em_refused; /* a push was refused: the stream failed or shutdown */
+    int settling;   /* counted in s->settling until the record is stored */
 } play_state;
+
+/* The stream's last byte went out: its record is due (stored at the end of
+ * handle_completion(), which then takes it off s->settling). */
+static void mark_settling(play_state *p)
+{
+    p->settling = 1;
+    atomic_fetch_add(&p->s->settling, 1);
+}
 
 static void push_id(play_state *p, int64_t id)
 {
@@ -337,6 +350,8 @@ static int write_event(play_state *p, int64_t scheduled_ns, size_t n_tokens)
         return -1;
     }
     record_write(p, clock_now_ns(), scheduled_ns, n_tokens, p->event.len);
+    if (p->end_stream)
+        mark_settling(p);
     return 0;
 }
 
@@ -348,6 +363,8 @@ static int emitter_write(void *user, const emitter_item *it, buf *scratch)
     if (send_chunk_raw(p->conn, scratch, it->data, it->len, 0, it->end))
         return -1;
     record_write(p, clock_now_ns(), it->scheduled_ns, it->n_tokens, it->len);
+    if (it->end)
+        mark_settling(p); /* the handler reads p->settling after emitter_drain() */
     return 0;
 }
 
@@ -986,6 +1003,8 @@ out:
         truth_commit(s->truth, &p.rec);
     else
         truth_record_clear(&p.rec);
+    if (p.settling)
+        atomic_fetch_sub(&s->settling, 1);
     free(prompt_ids);
     free(p.gen_ids);
     free(p.piece_lens);
@@ -1253,8 +1272,22 @@ static void handle_metrics(mock_server *s, struct mg_connection *conn)
     buf_free(&out);
 }
 
+/* Before answering with records: waits (at most TRUTH_SETTLE_NS) until every
+ * stream whose last byte was written has stored its record, so a client that
+ * asks right after reading [DONE] finds it. Under load the handler thread
+ * may run a while after the emitter thread wrote that byte. */
+#define TRUTH_SETTLE_NS (1000 * CLOCK_NS_PER_MS)
+static void wait_records(mock_server *s)
+{
+    int64_t deadline = clock_now_ns() + TRUTH_SETTLE_NS;
+    while (atomic_load(&s->settling) > 0 && !atomic_load(&s->stopping) &&
+           clock_now_ns() < deadline)
+        clock_sleep_until_ns(clock_now_ns() + CLOCK_NS_PER_MS);
+}
+
 static void handle_truth(mock_server *s, struct mg_connection *conn)
 {
+    wait_records(s);
     const struct mg_request_info *ri = mg_get_request_info(conn);
     buf out;
     buf_init(&out, 0);
@@ -1447,6 +1480,7 @@ mock_server *server_start(const mock_options *o, int64_t origin_ns, char *err, s
     atomic_init(&s->next_seq, 1);
     atomic_init(&s->stopping, 0);
     atomic_init(&s->stopped, 0);
+    atomic_init(&s->settling, 0);
     s->engine = o->engine == ENGINE_SHARED
                     ? engine_new_shared(o->parallel, &o->sched, o->batch_penalty,
                                         o->prefill_chunk)

@@ -2,6 +2,8 @@
 --parallel queueing, --role-chunk early/none, --reasoning, continuous usage
 and token_ids agreeing, --eos-at, stop strings, keep-alive pings."""
 import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -189,6 +191,38 @@ def main():
         check("pings_while_waiting", pings >= 3, f"{pings} pings")
 
 
+def truth_after_done():
+    """A client that read [DONE] finds the request's record in the listing at
+    once, even when tokmock's handler threads are slow to store it: here
+    --yield-cpu puts them at SCHED_IDLE while two busy processes hold both
+    cores, which (before the listing waited for streams that had written
+    their last byte) lost up to 5 of 8 records per round."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        with Tokmock("--truth", "--tg-rate", "200", "--yield-cpu") as m:
+            missing = []
+            for rnd in range(4):
+                ids = []
+
+                def one():
+                    st, hdrs, _, _ = stream_chat(m, chat(max_tokens=10))
+                    ids.append(hdrs.get("x-tokmock-request-id") if st == 200 else None)
+
+                ths = [threading.Thread(target=one) for _ in range(8)]
+                for t in ths:
+                    t.start()
+                for t in ths:
+                    t.join()
+                have = {r["id"] for r in m.truth()["requests"]}
+                missing += [f"round {rnd}: {i}" for i in ids if i not in have]
+            check("truth_listing_has_every_finished_stream", not missing, "; ".join(missing[:5]))
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+
 if __name__ == "__main__":
     main()
+    truth_after_done()
     finish()
