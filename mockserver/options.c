@@ -1,6 +1,5 @@
 #include "options.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/numparse.h"
 #include "mockserver/cache.h"
 #include "mockserver/request.h"
 
@@ -150,42 +150,6 @@ static int fail(char *err, size_t err_len, const char *fmt, ...)
     return OPT_ERR;
 }
 
-/* Whole-string conversions: trailing junk, empty strings and overflow fail. */
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    if (*s == '-' || *s == '\0')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || *end != '\0')
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_double(const char *s, double min, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !isfinite(v) || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Option table: name, whether it takes a value. */
 enum opt_id {
     O_HOST, O_PORT, O_PORT_FILE, O_PID_FILE, O_MODEL, O_PP_RATE, O_TG_RATE, O_OVERHEAD,
@@ -239,7 +203,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         o->host = v;
         break;
     case O_PORT:
-        if (parse_long(v, 0, 65535, &l))
+        if (parse_long_in(v, 0, 65535, &l))
             return fail(err, err_len, "--port: expected 0..65535, got '%s'", v);
         o->port = (int)l;
         break;
@@ -254,7 +218,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         break;
     case O_PP_RATE:
     case O_TG_RATE:
-        if (parse_double(v, 1e-3, 1e9, &d))
+        if (parse_double_in(v, 1e-3, 1e9, &d))
             return fail(err, err_len, "--%s: expected a rate > 0 (tokens/s), got '%s'", name, v);
         if (id == O_PP_RATE)
             o->sched.pp_rate = d;
@@ -262,17 +226,17 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
             o->sched.tg_rate = d;
         break;
     case O_OVERHEAD:
-        if (parse_double(v, 0, 3.6e6, &d))
+        if (parse_double_in(v, 0, 3.6e6, &d))
             return fail(err, err_len, "--overhead-ms: expected 0..3600000, got '%s'", v);
         o->sched.overhead_ns = (int64_t)llround(d * 1e6);
         break;
     case O_PARALLEL:
-        if (parse_long(v, 0, 100000, &l))
+        if (parse_long_in(v, 0, 100000, &l))
             return fail(err, err_len, "--parallel: expected 0..100000, got '%s'", v);
         o->parallel = (int)l;
         break;
     case O_BATCH_PENALTY:
-        if (parse_double(v, 0, 1000, &d))
+        if (parse_double_in(v, 0, 1000, &d))
             return fail(err, err_len, "--batch-penalty: expected 0..1000, got '%s'", v);
         o->batch_penalty = d;
         break;
@@ -285,12 +249,12 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
             return fail(err, err_len, "--engine: expected independent|shared, got '%s'", v);
         break;
     case O_PREFILL_CHUNK:
-        if (parse_long(v, 1, 1L << 30, &l))
+        if (parse_long_in(v, 1, 1L << 30, &l))
             return fail(err, err_len, "--prefill-chunk: expected a positive count, got '%s'", v);
         o->prefill_chunk = (size_t)l;
         break;
     case O_KV_BUDGET:
-        if (parse_long(v, 0, 1L << 40, &l))
+        if (parse_long_in(v, 0, 1L << 40, &l))
             return fail(err, err_len, "--kv-budget: expected a token count >= 0, got '%s'", v);
         o->kv_budget = (size_t)l;
         break;
@@ -298,7 +262,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         o->kv_preempt = 1;
         break;
     case O_CTX_SIZE:
-        if (parse_long(v, 1, 1L << 40, &l))
+        if (parse_long_in(v, 1, 1L << 40, &l))
             return fail(err, err_len, "--ctx-size: expected a positive count, got '%s'", v);
         o->ctx_size = (size_t)l;
         break;
@@ -310,22 +274,22 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
         break;
     }
     case O_CACHE_BLOCK:
-        if (parse_long(v, 1, 1L << 20, &l))
+        if (parse_long_in(v, 1, 1L << 20, &l))
             return fail(err, err_len, "--cache-block: expected 1..1048576, got '%s'", v);
         o->cache_block = (size_t)l;
         break;
     case O_CACHE_CAPACITY:
-        if (parse_long(v, 0, 1L << 40, &l))
+        if (parse_long_in(v, 0, 1L << 40, &l))
             return fail(err, err_len, "--cache-capacity: expected a token count, got '%s'", v);
         o->cache_capacity = (size_t)l;
         break;
     case O_MTP:
-        if (parse_long(v, 0, 63, &l))
+        if (parse_long_in(v, 0, 63, &l))
             return fail(err, err_len, "--mtp: expected 0..63, got '%s'", v);
         o->sched.mtp_k = (int)l;
         break;
     case O_MTP_ACCEPT:
-        if (parse_double(v, 0, 1, &d))
+        if (parse_double_in(v, 0, 1, &d))
             return fail(err, err_len, "--mtp-accept: expected a probability 0..1, got '%s'", v);
         o->sched.mtp_accept = d;
         break;
@@ -336,7 +300,7 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
                         SCHED_MAX_PATTERN, v);
         break;
     case O_REASONING:
-        if (parse_long(v, 0, INT_MAX, &l))
+        if (parse_long_in(v, 0, INT_MAX, &l))
             return fail(err, err_len, "--reasoning: expected a token count >= 0, got '%s'", v);
         o->reasoning_tokens = (int)l;
         break;
@@ -390,50 +354,50 @@ static int apply(mock_options *o, int id, const char *v, FILE *out, char *err, s
     }
     case O_QUIET: o->log_level = LOG_WARN; break;
     case O_THREADS:
-        if (parse_long(v, 2, 100000, &l))
+        if (parse_long_in(v, 2, 100000, &l))
             return fail(err, err_len, "--threads: expected 2..100000, got '%s'", v);
         o->threads = (int)l;
         break;
     case O_EMITTERS:
-        if (parse_long(v, 0, OPT_MAX_EMITTERS, &l))
+        if (parse_long_in(v, 0, OPT_MAX_EMITTERS, &l))
             return fail(err, err_len, "--emitters: expected 0..%d threads, got '%s'",
                         OPT_MAX_EMITTERS, v);
         o->emitters = (int)l;
         break;
     case O_PING_MS:
-        if (parse_double(v, 0, 3.6e6, &d))
+        if (parse_double_in(v, 0, 3.6e6, &d))
             return fail(err, err_len, "--ping-ms: expected 0..3600000, got '%s'", v);
         o->ping_ns = (int64_t)llround(d * 1e6);
         break;
     case O_EOS_AT:
-        if (parse_long(v, 1, LONG_MAX, &l))
+        if (parse_long_in(v, 1, LONG_MAX, &l))
             return fail(err, err_len, "--eos-at: expected a token count >= 1, got '%s'", v);
         o->eos_at = l;
         break;
     case O_NO_TOKENIZE: o->no_tokenize = 1; break;
     case O_MAX_BODY:
-        if (parse_long(v, 16, 1L << 34, &l))
+        if (parse_long_in(v, 16, 1L << 34, &l))
             return fail(err, err_len, "--max-body-bytes: expected 16..2^34, got '%s'", v);
         o->max_body_bytes = (size_t)l;
         break;
     case O_MAX_HEADER:
-        if (parse_long(v, 1024, 1L << 24, &l))
+        if (parse_long_in(v, 1024, 1L << 24, &l))
             return fail(err, err_len, "--max-header-bytes: expected 1024..16777216, got '%s'", v);
         o->max_header_bytes = (size_t)l;
         break;
     case O_MAX_JSON_DEPTH:
-        if (parse_long(v, 1, REQ_MAX_DEPTH, &l))
+        if (parse_long_in(v, 1, REQ_MAX_DEPTH, &l))
             return fail(err, err_len, "--max-json-depth: expected 1..%d, got '%s'", REQ_MAX_DEPTH,
                         v);
         o->max_json_depth = (int)l;
         break;
     case O_MAX_CONNECTIONS:
-        if (parse_long(v, 0, 1000000, &l))
+        if (parse_long_in(v, 0, 1000000, &l))
             return fail(err, err_len, "--max-connections: expected 0..1000000, got '%s'", v);
         o->max_connections = (int)l;
         break;
     case O_STARTUP_MS:
-        if (parse_double(v, 0, 3.6e6, &d))
+        if (parse_double_in(v, 0, 3.6e6, &d))
             return fail(err, err_len, "--startup-ms: expected 0..3600000, got '%s'", v);
         o->startup_ns = (int64_t)llround(d * 1e6);
         break;

@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/numparse.h"
 
 #define MAX_LEVELS 16
 #define MAX_STREAMS 20000
@@ -132,28 +133,6 @@ static void usage(FILE *f)
             "or a setup failure.\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_levels(const char *s, int *levels, int *n)
 {
     char tmp[256];
@@ -164,7 +143,7 @@ static int parse_levels(const char *s, int *levels, int *n)
     char *save = NULL;
     for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         long v;
-        if (*n >= MAX_LEVELS || parse_long(tok, 1, MAX_STREAMS, &v))
+        if (*n >= MAX_LEVELS || parse_long_in(tok, 1, MAX_STREAMS, &v))
             return -1;
         levels[(*n)++] = (int)v;
     }
@@ -732,17 +711,17 @@ static int parse_args(int argc, char **argv, opts *o)
         }
         i++;
         if (!strcmp(a, "--seconds")) {
-            if (parse_double(v, 0.1, 600, &o->seconds))
+            if (parse_double_in(v, 0.1, 600, &o->seconds))
                 goto bad;
         } else if (!strcmp(a, "--warmup")) {
-            if (parse_double(v, 0, 60, &o->warmup_s))
+            if (parse_double_in(v, 0, 60, &o->warmup_s))
                 goto bad;
         } else if (!strcmp(a, "--rate")) {
-            if (parse_long(v, 1, 100000, &l))
+            if (parse_long_in(v, 1, 100000, &l))
                 goto bad;
             o->rate = (int)l;
         } else if (!strcmp(a, "--msg-bytes")) {
-            if (parse_long(v, 1, 65536, &l))
+            if (parse_long_in(v, 1, 65536, &l))
                 goto bad;
             o->msg_bytes = (int)l;
         } else if (!strcmp(a, "--recv-levels")) {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/numparse.h"
 
 typedef struct conn {
     int fd;
@@ -47,17 +48,6 @@ static void usage(FILE *f)
                "               [--prompt-words W] [--ramp-ms MS] [--read-interval-ms MS]\n"
                "               [--timeout S]\n"
                "               [--path /v1/chat/completions] [--model NAME]\n");
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
 }
 
 static int parse_opts(int argc, char **argv, opts *o)
@@ -84,22 +74,20 @@ static int parse_opts(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--model"))
             o->model = v;
         else if (!strcmp(a, "--port"))
-            bad = parse_int(v, 1, 65535, &o->port);
+            bad = parse_int_in(v, 1, 65535, &o->port);
         else if (!strcmp(a, "--streams"))
-            bad = parse_int(v, 1, 100000, &o->streams);
+            bad = parse_int_in(v, 1, 100000, &o->streams);
         else if (!strcmp(a, "--max-tokens"))
-            bad = parse_int(v, 1, 1000000, &o->max_tokens);
+            bad = parse_int_in(v, 1, 1000000, &o->max_tokens);
         else if (!strcmp(a, "--prompt-words"))
-            bad = parse_int(v, 1, 100000, &o->prompt_words);
+            bad = parse_int_in(v, 1, 100000, &o->prompt_words);
         else if (!strcmp(a, "--ramp-ms"))
-            bad = parse_int(v, 0, 3600000, &o->ramp_ms);
+            bad = parse_int_in(v, 0, 3600000, &o->ramp_ms);
         else if (!strcmp(a, "--read-interval-ms"))
-            bad = parse_int(v, 0, 10000, &o->interval_ms);
-        else if (!strcmp(a, "--timeout")) {
-            char *end;
-            o->timeout_s = strtod(v, &end);
-            bad = end == v || *end || !(o->timeout_s > 0);
-        } else {
+            bad = parse_int_in(v, 0, 10000, &o->interval_ms);
+        else if (!strcmp(a, "--timeout"))
+            bad = parse_double_in(v, 1e-3, 86400, &o->timeout_s);
+        else {
             fprintf(stderr, "loadgen: unknown option %s\n", a);
             usage(stderr);
             return -1;

@@ -1,8 +1,10 @@
-/* Unit tests for common/: buffer caps and escaping, the PRNG, the clock. */
+/* Unit tests for common/: buffer caps and escaping, the PRNG, the clock,
+ * whole-string number parsing. */
 #include <stdlib.h>
 
 #include "../../common/buf.h"
 #include "../../common/clock.h"
+#include "../../common/numparse.h"
 #include "../../common/prng.h"
 #include "../test.h"
 
@@ -79,6 +81,47 @@ TEST(clock_sleep_until_reaches_deadline)
     CHECK(clock_now_ns() >= t0);
 }
 
+TEST(numparse_whole_string_in_range)
+{
+    long l = 7;
+    CHECK_INT_EQ(parse_long_in("42", 0, 100, &l), 0);
+    CHECK_INT_EQ(l, 42);
+    CHECK_INT_EQ(parse_long_in("-3", -5, 5, &l), 0);
+    CHECK_INT_EQ(l, -3);
+    const char *bad_long[] = {"", " ", "4x", "x4", "101", "-6", "1e2", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_long / sizeof *bad_long; i++) {
+        long keep = 9;
+        CHECK_INT_EQ(parse_long_in(bad_long[i], -5, 100, &keep), -1);
+        CHECK_INT_EQ(keep, 9);
+    }
+    int n = 0;
+    CHECK_INT_EQ(parse_int_in("65535", 1, 65535, &n), 0);
+    CHECK_INT_EQ(n, 65535);
+    CHECK_INT_EQ(parse_int_in("65536", 1, 65535, &n), -1);
+    CHECK_INT_EQ(parse_int_in("0", 1, 65535, &n), -1);
+    double d = 0;
+    CHECK_INT_EQ(parse_double_in("0.25", 0, 1, &d), 0);
+    CHECK(d == 0.25);
+    CHECK_INT_EQ(parse_double_in("1e-3", 1e-3, 1, &d), 0);
+    const char *bad_double[] = {"", "nan", "inf", "-inf", "1.5", "-0.1", "0.5s", "1e999"};
+    for (size_t i = 0; i < sizeof bad_double / sizeof *bad_double; i++) {
+        double keep = 0.75;
+        CHECK_INT_EQ(parse_double_in(bad_double[i], 0, 1, &keep), -1);
+        CHECK(keep == 0.75);
+    }
+    uint64_t u = 0;
+    CHECK_INT_EQ(parse_u64("18446744073709551615", &u), 0);
+    CHECK(u == UINT64_MAX);
+    CHECK_INT_EQ(parse_u64("0x10", &u), 0);
+    CHECK(u == 16);
+    const char *bad_u64[] = {"", "-1", "+1", " 1", "18446744073709551616", "12ab"};
+    for (size_t i = 0; i < sizeof bad_u64 / sizeof *bad_u64; i++) {
+        uint64_t keep = 5;
+        CHECK_INT_EQ(parse_u64(bad_u64[i], &keep), -1);
+        CHECK(keep == 5);
+    }
+}
+
 int main(void)
 {
     RUN(buf_append_and_printf);
@@ -87,5 +130,6 @@ int main(void)
     RUN(prng_is_reproducible_and_uniform);
     RUN(fnv_hash_known_value);
     RUN(clock_sleep_until_reaches_deadline);
+    RUN(numparse_whole_string_in_range);
     return test_summary();
 }
