@@ -111,8 +111,43 @@ static void put_utf8(buf *b, unsigned cp)
     buf_append(b, u, n);
 }
 
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF) at s, of at most n bytes; 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
 /* Reads a string (ps->p at the opening quote) into out, decoded to UTF-8.
- * A \u0000 or a lone surrogate becomes U+FFFD (C strings end at NUL). */
+ * A \u0000, a lone surrogate or a byte that does not start well-formed UTF-8
+ * becomes U+FFFD (C strings end at NUL; the writers expect valid UTF-8, and
+ * report_json would print an overlong or surrogate form as an escape that
+ * reads back differently). */
 static int parse_string(parser *ps, buf *out)
 {
     ps->p++;
@@ -128,9 +163,20 @@ static int parse_string(parser *ps, buf *out)
             fail(ps, "control character in a string");
             return -1;
         }
-        if (c != '\\') {
+        if (c < 0x80 && c != '\\') {
             buf_append(out, ps->p, 1);
             ps->p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = utf8_len((const unsigned char *)ps->p, (size_t)(ps->end - ps->p));
+            if (n) {
+                buf_append(out, ps->p, n);
+                ps->p += n;
+            } else {
+                put_utf8(out, 0xFFFD);
+                ps->p++;
+            }
             continue;
         }
         if (ps->end - ps->p < 2)
@@ -181,7 +227,11 @@ static int parse_string(parser *ps, buf *out)
         }
         default:
             ps->p--;
-            fail(ps, "bad escape '\\%c'", e);
+            /* The reason stays one line of text whatever the byte. */
+            if (e > ' ' && e < 0x7F)
+                fail(ps, "bad escape '\\%c'", e);
+            else
+                fail(ps, "bad escape: byte 0x%02x after '\\'", (unsigned)(unsigned char)e);
             return -1;
         }
     }
@@ -674,6 +724,8 @@ static int get_failures(ctx *x, const cJSON *o, results_failures *f)
         {
             if (!cJSON_IsNumber(it))
                 return bad(x, "\"failures.reasons\" holds a count that is not an integer");
+            if (fabs(it->valuedouble) > 2147483647)
+                return bad(x, "\"failures.reasons\" holds a count that is out of range");
             f->kinds[f->n_kinds].kind = xstrdup(it->string ? it->string : "");
             f->kinds[f->n_kinds].count = (int)it->valuedouble;
             f->n_kinds++;

@@ -21,6 +21,7 @@ dict_for() {
         echo "$d" ;;
     fuzz_extra_body | fuzz_slo) echo "$here/cli.dict" ;;
     fuzz_fault) echo "$here/fault.dict" ;;
+    fuzz_reload) echo "$here/json.dict" ;;
     esac
 }
 

@@ -264,6 +264,51 @@ TEST(bad_input_is_a_clear_error)
     results_free(&r);
 }
 
+/* Found by tests/fuzz/fuzz_reload.c (seeds regress-* in
+ * tests/fuzz/corpus/fuzz_reload/): a bad escape of a control byte gave a
+ * two-line reason; a failure count beyond int was converted with undefined
+ * behaviour; and raw bytes that are not well-formed UTF-8 (an overlong NUL, a
+ * surrogate, a code point above U+10FFFF) were kept, so report_json printed
+ * them as escapes that read back as other text. */
+TEST(fuzz_findings)
+{
+    results r;
+    char err[256] = "";
+    const char esc[] = "{\"benchmarks\": [], \"s\": \"\\\n\"}";
+    CHECK_INT_EQ(reload_json(esc, sizeof esc - 1, &r, err, sizeof err), -1);
+    CHECK(strstr(err, "bad escape: byte 0x0a after '\\'") != NULL);
+    CHECK(strchr(err, '\n') == NULL);
+    results_free(&r);
+
+    const char count[] = "{\"benchmarks\": [{\"concurrency\": 1, \"context_size\": 0, "
+                         "\"prompt_size\": 1, \"response_size\": 1, "
+                         "\"failures\": {\"count\": 1, \"reasons\": {\"x\": 3000000000}}}]}";
+    CHECK_INT_EQ(reload_json(count, sizeof count - 1, &r, err, sizeof err), -1);
+    CHECK(strstr(err, "benchmarks[0]: \"failures.reasons\" holds a count that is out of "
+                      "range") != NULL);
+    results_free(&r);
+
+    /* Each bad sequence becomes U+FFFD byte by byte; well-formed UTF-8 (2, 3
+     * and 4 bytes, U+10FFFF the largest) is kept as it is. */
+    const char utf8[] = "{\"version\": \"0.4.0\", \"model\": "
+                        "\"\xc0\x80|\xed\xa0\x80|\xf7\xbf|\xc3|\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf\","
+                        " \"benchmarks\": []}";
+    CHECK_INT_EQ(reload_json(utf8, sizeof utf8 - 1, &r, err, sizeof err), 0);
+#define FFFD "\xef\xbf\xbd"
+    CHECK_STR_EQ(r.model, FFFD FFFD "|" FFFD FFFD FFFD "|" FFFD FFFD "|" FFFD
+                                    "|\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf");
+#undef FFFD
+    size_t len1, len2;
+    char *once = render(&r, report_json, &len1);
+    results_free(&r);
+    CHECK_INT_EQ(reload_json(once, len1, &r, err, sizeof err), 0);
+    char *twice = render(&r, report_json, &len2);
+    CHECK(len1 == len2 && memcmp(once, twice, len1) == 0);
+    results_free(&r);
+    free(once);
+    free(twice);
+}
+
 TEST(missing_file_is_an_error)
 {
     results r;
@@ -362,6 +407,7 @@ int main(int argc, char **argv)
     RUN(llama_benchy_json_is_read_with_its_keys_only);
     RUN(parser_reads_python_json);
     RUN(bad_input_is_a_clear_error);
+    RUN(fuzz_findings);
     RUN(missing_file_is_an_error);
     RUN(report_command_statuses);
     return test_summary();
