@@ -133,6 +133,14 @@ static void put_string(jw *w, const char *s)
                  (p[3] & 0x3F);
             len = 4;
         }
+        /* Only the shortest form of a scalar value is UTF-8 (RFC 3629): an
+         * overlong form, a surrogate or a value past U+10FFFF would print as
+         * an escape of other text (an overlong NUL as \u0000). */
+        static const unsigned min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (len > 1 && (cp < min_cp[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)) {
+            cp = 0xFFFD;
+            len = 1;
+        }
         if (cp >= 0x10000) {
             cp -= 0x10000;
             buf_printf(w->out, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));

@@ -277,6 +277,34 @@ TEST(empty_results_policy)
     results_free(&r);
 }
 
+/* Strings are written as json.dumps(ensure_ascii=True) would: well-formed
+ * UTF-8 as \u escapes (a surrogate pair past U+FFFF), and every byte that
+ * does not start a well-formed sequence (overlong, surrogate, past U+10FFFF,
+ * cut short) as U+FFFD, never as an escape of other text. */
+TEST(json_string_escapes_only_well_formed_utf8)
+{
+    results r;
+    results_init(&r);
+    results_meta meta = {"0.4.0", "2026-01-02 17:11:19", "generation", 0.0,
+                         "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\xc0\x80|\xed\xa0\x80|"
+                         "\xf4\x90\x80\x80|\xc3",
+                         false, 1, "server_tokenize"};
+    results_set_meta(&r, &meta);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(f != NULL);
+    CHECK_INT_EQ(report_json(&r, f), 0);
+    fclose(f);
+    const char *want = "\"model\": \"a\\u00e9\\u20ac\\ud83d\\ude00|\\ufffd\\ufffd|"
+                       "\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd|\\ufffd\"";
+    CHECK(text && strstr(text, want) != NULL);
+    if (text && !strstr(text, want))
+        fprintf(stderr, "  got: %s\n", text);
+    free(text);
+    results_free(&r);
+}
+
 TEST(python_float_repr)
 {
     struct {
@@ -335,6 +363,7 @@ int main(int argc, char **argv)
     RUN(json_reports);
     RUN(csv_reports);
     RUN(empty_results_policy);
+    RUN(json_string_escapes_only_well_formed_utf8);
     RUN(python_float_repr);
     RUN(failures_summary_counts_kinds_and_quotes_examples);
     return test_summary();
